@@ -1,0 +1,236 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults for [Config] fields left at their zero value.
+const (
+	DefaultStateTTL      = 10 * time.Minute
+	DefaultMaxPending    = 5
+	DefaultRefreshMargin = time.Minute
+	DefaultRealm         = "shopsso"
+)
+
+// Config configures an [Auth]. Sessions and Providers are required; every
+// other field's zero value is the strict default documented on it.
+type Config struct {
+	// Sessions keeps logins server-side. Required. Its cookie must be
+	// HttpOnly and must not be SameSite=None; it must be Secure unless
+	// InsecureCookie is set. (SameSite=Strict would drop the cookie on
+	// the return from the provider; scs's default, Lax, is right.)
+	Sessions *scs.SessionManager
+
+	// Providers customers can log in through. Required; names unique.
+	Providers []Provider
+
+	// DefaultProvider names the provider [Auth.Require] sends browsers to
+	// when they are not logged in. Zero: the first of Providers. Ignored
+	// when LoginPath is set.
+	DefaultProvider string
+
+	// LoginPath, when set, is an application page (a relative path) that
+	// lets the customer choose a provider: Require redirects browsers
+	// there with ?return_to=<the page they asked for> instead of straight
+	// to DefaultProvider.
+	LoginPath string
+
+	// AfterLogoutPath is where [Auth.Logout] sends browsers. Zero: "/".
+	AfterLogoutPath string
+
+	// StateTTL bounds how long a started login may take. Zero: 10 minutes.
+	StateTTL time.Duration
+
+	// MaxPending is how many logins a session may have started and not
+	// finished (several tabs); the oldest is dropped beyond it. Zero: 5.
+	MaxPending int
+
+	// RefreshMargin is how long before expiry a refreshable access token
+	// is renewed. It never exceeds half the token's lifetime, so a
+	// short-lived token is not refreshed on every request. Zero: 1 minute.
+	RefreshMargin time.Duration
+
+	// Realm is the realm of the WWW-Authenticate challenge sent with 401
+	// answers. Zero: "shopsso".
+	Realm string
+
+	// Logger receives one structured record per failure, with a reason and
+	// never a code, token or secret. Zero: [slog.Default].
+	Logger *slog.Logger
+
+	// ErrorHandler writes the response for a failed login, callback,
+	// logout or refresh. Zero: [DefaultErrorHandler], a plain page (or
+	// JSON for API clients) with the status from [StatusCode] and no
+	// detail. It is called after the failure has been logged.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// OnLogin is called when a login has been verified, before it is
+	// stored. Returning an error refuses it ([ErrLoginRejected]): nothing
+	// is stored and the customer stays logged out.
+	OnLogin func(ctx context.Context, info LoginInfo) error
+
+	// OnLogout is called after a session with a login has been destroyed.
+	OnLogout func(ctx context.Context, info LoginInfo)
+
+	// OnRefresh is called after a token set has been refreshed and stored.
+	OnRefresh func(ctx context.Context, info LoginInfo)
+
+	// OnError is called with every failure this package handles, including
+	// those that do not end in an error response (a refresh that failed
+	// while the old token was still valid).
+	OnError func(ctx context.Context, err error)
+
+	// Now is the clock. Zero: [time.Now]. Tests inject their own.
+	Now func() time.Time
+
+	// InsecureCookie allows a session cookie without the Secure attribute,
+	// for development over plain http on loopback.
+	InsecureCookie bool
+}
+
+// LoginInfo describes a login to the hooks.
+type LoginInfo struct {
+	Provider string
+	Subject  string  // "sub" of the ID token or, failing that, the access token
+	Token    Token   // the access token
+	Claims   *Claims // access-token claims; nil when it is not a JWT
+	IDClaims *Claims // ID-token claims; nil without an ID token
+}
+
+// Auth logs customers in and guards handlers. Create it with [New]; it is
+// safe for concurrent use.
+type Auth struct {
+	sm            *scs.SessionManager
+	providers     map[string]Provider
+	defaultP      Provider
+	loginPath     string
+	afterLogout   string
+	stateTTL      time.Duration
+	maxPending    int
+	refreshMargin time.Duration
+	challenge     string
+	log           *slog.Logger
+	errorHandler  func(http.ResponseWriter, *http.Request, error)
+	onLogin       func(context.Context, LoginInfo) error
+	onLogout      func(context.Context, LoginInfo)
+	onRefresh     func(context.Context, LoginInfo)
+	onError       func(context.Context, error)
+	now           func() time.Time
+
+	claims  claimCache
+	refresh singleflight.Group
+}
+
+// New validates cfg and returns an Auth.
+func New(cfg Config) (*Auth, error) {
+	sm := cfg.Sessions
+	switch {
+	case sm == nil:
+		return nil, errors.New("sso: Config.Sessions is required")
+	case !sm.Cookie.HttpOnly:
+		return nil, errors.New("sso: the session cookie must be HttpOnly")
+	case sm.Cookie.SameSite == http.SameSiteNoneMode:
+		return nil, errors.New("sso: the session cookie must not be SameSite=None")
+	case !sm.Cookie.Secure && !cfg.InsecureCookie:
+		return nil, errors.New("sso: the session cookie must be Secure (set Config.InsecureCookie for plain-http development)")
+	case len(cfg.Providers) == 0:
+		return nil, errors.New("sso: Config.Providers is empty")
+	}
+	a := &Auth{
+		sm:            sm,
+		providers:     make(map[string]Provider, len(cfg.Providers)),
+		loginPath:     cfg.LoginPath,
+		afterLogout:   cfg.AfterLogoutPath,
+		stateTTL:      cfg.StateTTL,
+		maxPending:    cfg.MaxPending,
+		refreshMargin: cfg.RefreshMargin,
+		log:           cfg.Logger,
+		errorHandler:  cfg.ErrorHandler,
+		onLogin:       cfg.OnLogin,
+		onLogout:      cfg.OnLogout,
+		onRefresh:     cfg.OnRefresh,
+		onError:       cfg.OnError,
+		now:           cfg.Now,
+	}
+	for _, p := range cfg.Providers {
+		if p == nil || p.Name() == "" {
+			return nil, errors.New("sso: a provider is nil or has no name")
+		}
+		if _, dup := a.providers[p.Name()]; dup {
+			return nil, fmt.Errorf("sso: provider %q listed twice", p.Name())
+		}
+		a.providers[p.Name()] = p
+	}
+	a.defaultP = cfg.Providers[0]
+	if cfg.DefaultProvider != "" {
+		if a.defaultP = a.providers[cfg.DefaultProvider]; a.defaultP == nil {
+			return nil, fmt.Errorf("sso: DefaultProvider %q is not among Providers", cfg.DefaultProvider)
+		}
+	}
+	if a.loginPath != "" && !safeReturnTo(a.loginPath) {
+		return nil, errors.New("sso: LoginPath must be a relative path")
+	}
+	if a.afterLogout == "" {
+		a.afterLogout = "/"
+	} else if !safeReturnTo(a.afterLogout) {
+		return nil, errors.New("sso: AfterLogoutPath must be a relative path")
+	}
+	if a.stateTTL <= 0 {
+		a.stateTTL = DefaultStateTTL
+	}
+	if a.maxPending <= 0 {
+		a.maxPending = DefaultMaxPending
+	}
+	if a.refreshMargin <= 0 {
+		a.refreshMargin = DefaultRefreshMargin
+	}
+	realm := cfg.Realm
+	if realm == "" {
+		realm = DefaultRealm
+	}
+	a.challenge = fmt.Sprintf("Session realm=%q", realm)
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if a.errorHandler == nil {
+		a.errorHandler = DefaultErrorHandler
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	return a, nil
+}
+
+// provider returns the named provider or panics: naming an unconfigured
+// provider when mounting a handler is a programming error, like an invalid
+// pattern given to [http.ServeMux.Handle].
+func (a *Auth) provider(name string) Provider {
+	p, ok := a.providers[name]
+	if !ok {
+		panic(fmt.Sprintf("sso: no provider named %q is configured", name))
+	}
+	return p
+}
+
+// info describes l to the hooks.
+func (a *Auth) info(l *login) LoginInfo {
+	info := LoginInfo{Provider: l.Provider, Token: l.token(), Claims: a.claims.get(l.AccessToken)}
+	if l.IDToken != "" {
+		info.IDClaims = a.claims.get(l.IDToken)
+	}
+	switch {
+	case info.IDClaims != nil && info.IDClaims.Subject() != "":
+		info.Subject = info.IDClaims.Subject()
+	case info.Claims != nil:
+		info.Subject = info.Claims.Subject()
+	}
+	return info
+}

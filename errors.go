@@ -1,0 +1,189 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"regexp"
+
+	"golang.org/x/oauth2"
+)
+
+// Sentinel errors. Every error this package reports wraps one of them, so
+// callers branch with [errors.Is]. Their text never contains a code, a
+// token, a secret or a provider's free-form text.
+var (
+	// ErrStateMissing: a callback arrived without a state parameter.
+	ErrStateMissing = errors.New("sso: callback has no state")
+	// ErrStateMismatch: the callback's state matches no pending login of
+	// this browser for this provider (forged, replayed or cross-provider).
+	ErrStateMismatch = errors.New("sso: state matches no pending login")
+	// ErrStateExpired: the pending login is older than [Config.StateTTL].
+	ErrStateExpired = errors.New("sso: login took too long")
+	// ErrCodeMissing: the callback has a valid state but no code.
+	ErrCodeMissing = errors.New("sso: callback has no code")
+	// ErrExchange: the provider refused the token request (for example
+	// invalid_grant); a [*ProviderError] in the chain has its fields.
+	ErrExchange = errors.New("sso: token exchange refused")
+	// ErrProviderUnavailable: the provider could not be reached, was too
+	// slow, answered 5xx, or answered something that is not a token response.
+	ErrProviderUnavailable = errors.New("sso: provider unavailable")
+	// ErrResponseTooLarge: a token response exceeded [MaxTokenResponseBytes].
+	ErrResponseTooLarge = errors.New("sso: token response too large")
+	// ErrIDToken: the ID token is missing or fails a check (OIDC Core §3.1.3.7).
+	ErrIDToken = errors.New("sso: ID token rejected")
+	// ErrLoginRejected: [Config.OnLogin] refused the login.
+	ErrLoginRejected = errors.New("sso: login rejected by the application")
+	// ErrRefresh: the refresh token was refused and no newer token set was
+	// found in the session; the customer must log in again.
+	ErrRefresh = errors.New("sso: token refresh refused")
+	// ErrLoginRequired: the request has no (longer a) valid login.
+	ErrLoginRequired = errors.New("sso: login required")
+	// ErrInsufficientScope: the login lacks a scope [Auth.RequireScopes] asks for.
+	ErrInsufficientScope = errors.New("sso: insufficient scope")
+	// ErrSession: the session store failed.
+	ErrSession = errors.New("sso: session store failed")
+	// ErrMethod: the handler does not accept the request's method.
+	ErrMethod = errors.New("sso: method not allowed")
+	// ErrCrossSite: a state-changing request came from another site.
+	ErrCrossSite = errors.New("sso: cross-site request refused")
+)
+
+// ProviderError carries an OAuth 2.0 error a provider returned, either on
+// the callback (RFC 6749 §4.1.2.1) or from the token endpoint (§5.2). Its
+// Error method prints only the provider name and a well-formed error code;
+// Description and URI are the provider's own text and are never written to
+// responses or logs by this package.
+type ProviderError struct {
+	Provider    string
+	Code        string // e.g. "access_denied", "invalid_grant"
+	Description string
+	URI         string
+	// Err is the underlying error, for example an [*oauth2.RetrieveError]
+	// (whose own Error text includes the raw response body).
+	Err error
+}
+
+func (e *ProviderError) Error() string {
+	return "sso: " + e.Provider + " answered " + safeCode(e.Code)
+}
+
+// Unwrap returns the underlying error.
+func (e *ProviderError) Unwrap() error { return e.Err }
+
+var oauthCode = regexp.MustCompile(`^[a-z_]{1,64}$`)
+
+// safeCode returns code if it has the shape of an RFC 6749 error code and a
+// placeholder otherwise, so a hostile provider cannot smuggle text into logs.
+func safeCode(code string) string {
+	if oauthCode.MatchString(code) {
+		return code
+	}
+	return "an unrecognised error"
+}
+
+// failure is an error of a known kind with a short, safe reason. Its text is
+// kind + reason only; the cause stays reachable through Unwrap for callers
+// who need it, but is never printed by this package.
+type failure struct {
+	kind   error
+	reason string
+	cause  error
+}
+
+func (f *failure) Error() string {
+	if f.reason == "" {
+		return f.kind.Error()
+	}
+	return f.kind.Error() + ": " + f.reason
+}
+
+func (f *failure) Unwrap() []error {
+	if f.cause == nil {
+		return []error{f.kind}
+	}
+	return []error{f.kind, f.cause}
+}
+
+func fail(kind error, reason string, cause error) error {
+	return &failure{kind: kind, reason: reason, cause: cause}
+}
+
+// classifyTokenError turns an error from an x/oauth2 token call into one of
+// this package's errors, keeping the original as the cause.
+func classifyTokenError(provider string, err error) error {
+	var re *oauth2.RetrieveError
+	switch {
+	case errors.As(err, &re):
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		if re.ErrorCode != "" && status < 500 {
+			return fail(ErrExchange, "", &ProviderError{
+				Provider:    provider,
+				Code:        re.ErrorCode,
+				Description: re.ErrorDescription,
+				URI:         re.ErrorURI,
+				Err:         err,
+			})
+		}
+		return fail(ErrProviderUnavailable, "status "+http.StatusText(status), err)
+	case errors.Is(err, ErrResponseTooLarge):
+		return fail(ErrProviderUnavailable, "response too large", err)
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return fail(ErrProviderUnavailable, "timeout", err)
+	case errors.Is(err, context.Canceled):
+		return fail(ErrProviderUnavailable, "request canceled", err)
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) {
+			return fail(ErrProviderUnavailable, "network error", err)
+		}
+		return fail(ErrProviderUnavailable, "malformed response", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// oauthErrorCode returns the provider's error code in err's chain, if any.
+func oauthErrorCode(err error) string {
+	var pe *ProviderError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// StatusCode returns the HTTP status this package answers err with.
+func StatusCode(err error) int {
+	var pe *ProviderError
+	switch {
+	case errors.Is(err, ErrMethod):
+		return http.StatusMethodNotAllowed
+	case errors.Is(err, ErrLoginRequired), errors.Is(err, ErrRefresh):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrInsufficientScope), errors.Is(err, ErrLoginRejected), errors.Is(err, ErrCrossSite):
+		return http.StatusForbidden
+	case errors.Is(err, ErrProviderUnavailable):
+		if isTimeoutFailure(err) {
+			return http.StatusGatewayTimeout
+		}
+		return http.StatusBadGateway
+	case errors.Is(err, ErrSession):
+		return http.StatusInternalServerError
+	case errors.As(err, &pe) && pe.Code == "access_denied":
+		return http.StatusForbidden
+	default:
+		return http.StatusBadRequest
+	}
+}
+
+func isTimeoutFailure(err error) bool {
+	var f *failure
+	return errors.As(err, &f) && f.reason == "timeout"
+}

@@ -1,0 +1,82 @@
+package sso
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Login returns the handler that starts a login through the named
+// provider. It accepts GET with an optional return_to query parameter: a
+// relative path on this site where the customer lands after logging in
+// (anything else is replaced by "/").
+//
+// Login panics if no provider of that name is configured, as
+// [http.ServeMux.Handle] panics on a bad pattern: it is a mounting mistake.
+func (a *Auth) Login(provider string) http.Handler {
+	p := a.provider(provider)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			a.report(w, r, provider, ErrMethod)
+			return
+		}
+		a.startLogin(w, r, p, returnTarget(r.URL.Query().Get("return_to")))
+	})
+}
+
+// startLogin records a pending login in the session and redirects the
+// browser to the provider.
+func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, p Provider, returnTo string) {
+	now := a.now()
+	pd := pending{
+		Provider: p.Name(),
+		State:    randomString(),
+		Verifier: oauth2.GenerateVerifier(),
+		Nonce:    randomString(),
+		ReturnTo: returnTo,
+		Created:  now,
+	}
+	ctx := r.Context()
+	list := a.livePending(a.pendingLogins(r), now)
+	if len(list) >= a.maxPending {
+		list = list[len(list)-a.maxPending+1:] // drop the oldest
+	}
+	a.sm.Put(ctx, pendingKey, append(list, pd))
+
+	target := p.AuthCodeURL(AuthParams{
+		State:         pd.State,
+		CodeChallenge: oauth2.S256ChallengeFromVerifier(pd.Verifier),
+		Nonce:         pd.Nonce,
+	})
+	noStore(w)
+	http.Redirect(w, r, target, http.StatusFound)
+}
+
+// pendingLogins returns a copy of the session's pending logins.
+func (a *Auth) pendingLogins(r *http.Request) []pending {
+	list, _ := a.sm.Get(r.Context(), pendingKey).([]pending)
+	return append([]pending(nil), list...)
+}
+
+// livePending drops pending logins older than the state lifetime.
+func (a *Auth) livePending(list []pending, now time.Time) []pending {
+	out := list[:0]
+	for _, pd := range list {
+		if now.Sub(pd.Created) <= a.stateTTL {
+			out = append(out, pd)
+		}
+	}
+	return out
+}
+
+// randomString returns 32 bytes from crypto/rand, base64url-encoded
+// (RFC 6749 §10.10 asks for state that cannot be guessed).
+func randomString() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

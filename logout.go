@@ -1,0 +1,38 @@
+package sso
+
+import (
+	"net/http"
+)
+
+// Logout is the handler that logs the customer out: it destroys the whole
+// session in the store, so a copy of the old cookie is worth nothing, on
+// every app instance sharing the store. It accepts POST only — a GET that
+// logs out can be triggered by any image tag on any site — and refuses
+// requests a browser marks as cross-site (Sec-Fetch-Site). Browsers are
+// redirected (303) to [Config.AfterLogoutPath]; API clients get 204.
+func (a *Auth) Logout(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		a.report(w, r, "", ErrMethod)
+		return
+	}
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		a.report(w, r, "", ErrCrossSite)
+		return
+	}
+	ctx := r.Context()
+	l, had := loadLogin(ctx, a.sm)
+	if err := a.sm.Destroy(ctx); err != nil {
+		a.report(w, r, l.Provider, fail(ErrSession, "destroying session", err))
+		return
+	}
+	if had && a.onLogout != nil {
+		a.onLogout(ctx, a.info(&l))
+	}
+	if acceptsHTML(r) {
+		http.Redirect(w, r, a.afterLogout, http.StatusSeeOther)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,71 @@
+package sso
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Require lets a logged-in customer through to next, with the access token
+// and its claims in the request context (see [TokenFromContext] and
+// [ClaimsFromContext]). It must run inside the session manager's
+// LoadAndSave.
+//
+// A token that is about to expire is refreshed first when the provider
+// supports it ([Refresher]); concurrent requests of one session share one
+// refresh. A request without a valid login is not passed on: a browser
+// navigating to a page is redirected to log in and comes back to that page
+// afterwards; any other request (API clients, XHR, non-GET) gets 401 with a
+// WWW-Authenticate challenge and a JSON body, never a redirect.
+func (a *Auth) Require(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l, err := a.currentLogin(r.Context())
+		switch {
+		case err == nil:
+			next.ServeHTTP(w, r.WithContext(withLogin(r.Context(), a, l)))
+		case errors.Is(err, ErrLoginRequired):
+			a.loginRequired(w, r)
+		default:
+			a.report(w, r, l.Provider, err)
+		}
+	})
+}
+
+// RequireScopes returns middleware that acts as [Auth.Require] and then
+// also requires every one of scopes to have been granted: a customer who
+// lacks one gets 403 (a plain page for browsers, JSON for API clients).
+func (a *Auth) RequireScopes(scopes ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return a.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rl, _ := fromContext(r.Context())
+			for _, s := range scopes {
+				if !rl.l.hasScope(s) {
+					a.report(w, r, rl.l.Provider, fail(ErrInsufficientScope, "", nil))
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		}))
+	}
+}
+
+// loginRequired answers a request that has no valid login.
+func (a *Auth) loginRequired(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	if !isBrowserNavigation(r) {
+		w.Header().Set("WWW-Authenticate", a.challenge)
+		writeJSONError(w, http.StatusUnauthorized, "login_required")
+		return
+	}
+	back := returnTarget(r.URL.RequestURI())
+	if a.loginPath != "" {
+		sep := "?"
+		if strings.Contains(a.loginPath, "?") {
+			sep = "&"
+		}
+		http.Redirect(w, r, a.loginPath+sep+"return_to="+url.QueryEscape(back), http.StatusFound)
+		return
+	}
+	a.startLogin(w, r, a.defaultP, back)
+}

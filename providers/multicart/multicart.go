@@ -1,0 +1,239 @@
+// Package multicart is the Multicart identity provider for [sso.Auth].
+//
+// Multicart customers log in with the authorization-code flow under
+// non-standard parameter names (application, return); the app is a public
+// client, so the code exchange sends no secret and PKCE (S256) binds the
+// code to the browser. Responses carry an OpenID Connect ID token, checked
+// per OIDC Core §3.1.3.7, and, with offline_access, a refresh token that
+// [sso.Auth] uses before the access token expires. The Admin API is called
+// with a service token from the client-credentials grant
+// ([Provider.ServiceTokenSource]).
+//
+// Documented by Multicart: the authorize and token URLs, their parameters,
+// the response fields and the client-credentials request. Assumed (not
+// documented): the refresh grant is the standard grant_type=refresh_token
+// and rotates the refresh token; the ID token's issuer is [Issuer]; there is
+// no published JWKS, so ID-token signatures are checked only when
+// [Config.JWKSURL] is set.
+package multicart
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	sso "github.com/shopsso/sso"
+	"github.com/shopsso/sso/internal/query"
+)
+
+// Name is the provider's name in sessions, logs and routes.
+const Name = "multicart"
+
+// The real endpoints.
+const (
+	AuthURL  = "https://identity.multicartshop.com/"
+	TokenURL = "https://identity.multicartshop.com/api/connect/token"
+	// Issuer is the expected "iss" of ID tokens (an assumption).
+	Issuer = "https://identity.multicartshop.com"
+)
+
+// Scopes Multicart documents.
+const (
+	ScopeOpenID        = "openid"
+	ScopeProfile       = "profile"
+	ScopeEmail         = "email"
+	ScopeRoles         = "roles"
+	ScopeOfflineAccess = "offline_access" // asks for a refresh token
+	ScopeAPI           = "multicart.api"
+)
+
+// DefaultScopes returns the scopes requested when [Config.Scopes] is
+// empty: the guide's example set.
+func DefaultScopes() []string {
+	return []string{ScopeEmail, ScopeProfile, ScopeOpenID, ScopeRoles, ScopeOfflineAccess, ScopeAPI}
+}
+
+// Config configures the provider.
+type Config struct {
+	// ClientID is the application ID (the guide's "application"). Required.
+	ClientID string
+	// ClientSecret is used only by the client-credentials grant
+	// ([Provider.ServiceTokenSource]); customer logins never send it.
+	ClientSecret string
+	// RedirectURL is the return URL (the guide's "return"); it may carry
+	// a query of its own. Required, absolute.
+	RedirectURL string
+	// Scopes to request. Zero: [DefaultScopes].
+	Scopes []string
+	// AuthURL, TokenURL and Issuer override the real ones. Zero: [AuthURL],
+	// [TokenURL], [Issuer].
+	AuthURL, TokenURL, Issuer string
+	// JWKSURL, when set, makes ID-token signatures verified against that
+	// key set. Zero: signatures are not checked (the token comes straight
+	// from the token endpoint over TLS, OIDC Core §3.1.3.7); iss, aud, exp,
+	// iat, nonce and the algorithm still are.
+	JWKSURL string
+	// IDTokenAlgorithms allowed. Zero: RS256.
+	IDTokenAlgorithms []string
+	// HTTPClient makes token and JWKS calls, made safe by
+	// [sso.TokenHTTPClient]. Zero: http.DefaultClient's settings.
+	HTTPClient *http.Client
+	// Now is the clock for ID-token checks and service-token caching.
+	// Zero: time.Now.
+	Now func() time.Time
+}
+
+// Provider implements [sso.Provider], [sso.Refresher] and
+// [sso.IDTokenVerifier] for Multicart.
+type Provider struct {
+	cfg    Config
+	oauth  oauth2.Config // no secret: a public client
+	client *http.Client
+	rules  sso.IDTokenRules
+}
+
+// New validates cfg and returns the provider.
+func New(cfg Config) (*Provider, error) {
+	if cfg.ClientID == "" {
+		return nil, errors.New("multicart: ClientID is required")
+	}
+	if u, err := url.Parse(cfg.RedirectURL); err != nil || !u.IsAbs() {
+		return nil, errors.New("multicart: RedirectURL must be an absolute URL")
+	}
+	if cfg.AuthURL == "" {
+		cfg.AuthURL = AuthURL
+	}
+	if cfg.TokenURL == "" {
+		cfg.TokenURL = TokenURL
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = Issuer
+	}
+	for _, u := range []string{cfg.AuthURL, cfg.TokenURL} {
+		if pu, err := url.Parse(u); err != nil || !pu.IsAbs() {
+			return nil, errors.New("multicart: AuthURL and TokenURL must be absolute URLs")
+		}
+	}
+	if len(cfg.Scopes) == 0 {
+		cfg.Scopes = DefaultScopes()
+	}
+	cfg.Scopes = append([]string(nil), cfg.Scopes...)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Provider{
+		cfg: cfg,
+		oauth: oauth2.Config{
+			ClientID:    cfg.ClientID,
+			RedirectURL: cfg.RedirectURL,
+			Endpoint:    oauth2.Endpoint{AuthURL: cfg.AuthURL, TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
+		},
+		client: sso.TokenHTTPClient(cfg.HTTPClient),
+	}
+	p.rules = sso.IDTokenRules{
+		Issuer:     cfg.Issuer,
+		ClientID:   cfg.ClientID,
+		Algorithms: cfg.IDTokenAlgorithms,
+		Now:        cfg.Now,
+	}
+	if cfg.JWKSURL != "" {
+		p.rules.Keys = sso.NewJWKS(cfg.JWKSURL, p.client)
+	}
+	return p, nil
+}
+
+// Name returns [Name].
+func (p *Provider) Name() string { return Name }
+
+// RequestedScopes returns the configured scopes.
+func (p *Provider) RequestedScopes() []string { return append([]string(nil), p.cfg.Scopes...) }
+
+// AuthCodeURL returns the authorize URL: application, return, scope
+// (space-separated) and state as the guide names them, plus PKCE
+// (code_challenge, code_challenge_method=S256) and the OIDC nonce.
+func (p *Provider) AuthCodeURL(ap sso.AuthParams) string {
+	q := url.Values{
+		"application": {p.cfg.ClientID},
+		"return":      {p.cfg.RedirectURL},
+		"scope":       {strings.Join(p.cfg.Scopes, " ")},
+	}
+	if ap.State != "" {
+		q.Set("state", ap.State)
+	}
+	if ap.CodeChallenge != "" {
+		q.Set("code_challenge", ap.CodeChallenge)
+		q.Set("code_challenge_method", "S256")
+	}
+	if ap.Nonce != "" {
+		q.Set("nonce", ap.Nonce)
+	}
+	return query.Add(p.cfg.AuthURL, q)
+}
+
+func (p *Provider) ctx(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, p.client)
+}
+
+// Exchange posts grant_type=authorization_code, client_id, code,
+// redirect_uri and code_verifier — no secret — to the token URL.
+func (p *Provider) Exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error) {
+	var opts []oauth2.AuthCodeOption
+	if verifier != "" {
+		opts = append(opts, oauth2.VerifierOption(verifier))
+	}
+	return p.oauth.Exchange(p.ctx(ctx), code, opts...)
+}
+
+// Refresh posts grant_type=refresh_token, refresh_token and client_id to
+// the token URL (RFC 6749 §6). The response's refresh token replaces the
+// used one, which Multicart is assumed to invalidate.
+func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*oauth2.Token, error) {
+	return p.oauth.TokenSource(p.ctx(ctx), &oauth2.Token{RefreshToken: refreshToken}).Token()
+}
+
+// VerifyIDToken checks the ID token of a login: iss, aud (the client ID),
+// exp, iat, the algorithm, the nonce, and the signature when
+// [Config.JWKSURL] is set.
+func (p *Provider) VerifyIDToken(ctx context.Context, raw, nonce string) (*sso.Claims, error) {
+	return p.rules.Verify(ctx, raw, nonce)
+}
+
+// ServiceTokenSource returns the Admin API's service token source: the
+// client-credentials grant (grant_type=client_credentials, client_id,
+// client_secret, scope in the form body). The token is cached and shared by
+// every goroutine, and renewed one minute (at most half its lifetime)
+// before it expires; one renewal serves all concurrent callers.
+func (p *Provider) ServiceTokenSource(scopes ...string) (oauth2.TokenSource, error) {
+	if p.cfg.ClientSecret == "" {
+		return nil, errors.New("multicart: the client-credentials grant needs ClientSecret")
+	}
+	cc := clientcredentials.Config{
+		ClientID:     p.cfg.ClientID,
+		ClientSecret: p.cfg.ClientSecret,
+		TokenURL:     p.cfg.TokenURL,
+		Scopes:       scopes,
+		AuthStyle:    oauth2.AuthStyleInParams,
+	}
+	return sso.CachedTokenSource(ccSource{cc: cc, ctx: p.ctx(context.Background())}, time.Minute, p.cfg.Now), nil
+}
+
+// ServiceClient returns an [http.Client] that sends the service token from
+// src (see [Provider.ServiceTokenSource]) on every request.
+func ServiceClient(src oauth2.TokenSource) *http.Client {
+	return &http.Client{Transport: &oauth2.Transport{Source: src}}
+}
+
+// ccSource fetches a new client-credentials token on every call; the cache
+// in front of it decides when to call.
+type ccSource struct {
+	cc  clientcredentials.Config
+	ctx context.Context
+}
+
+func (s ccSource) Token() (*oauth2.Token, error) { return s.cc.Token(s.ctx) }

@@ -1,0 +1,142 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"html"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// isBrowserNavigation reports whether r is a top-level page load by a
+// browser, which may be answered with a redirect to log in. Everything else
+// (API clients, XHR and fetch, non-GET requests, clients asking for JSON)
+// gets a 401 instead: a redirect to an HTML login page is useless to them
+// and can turn a POST into a lost GET.
+func isBrowserNavigation(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	if r.Header.Get("X-Requested-With") != "" {
+		return false
+	}
+	if m := r.Header.Get("Sec-Fetch-Mode"); m != "" && m != "navigate" {
+		return false
+	}
+	return acceptsHTML(r)
+}
+
+// acceptsHTML reports whether the Accept header lists text/html.
+func acceptsHTML(r *http.Request) bool {
+	for _, a := range r.Header.Values("Accept") {
+		for part := range strings.SplitSeq(a, ",") {
+			mt, _, _ := strings.Cut(part, ";")
+			if strings.EqualFold(strings.TrimSpace(mt), "text/html") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// noStore marks a response as not cacheable and keeps the URL (which may
+// carry a code or state) out of Referer headers.
+func noStore(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+}
+
+// DefaultErrorHandler answers err with the status from [StatusCode] and a
+// generic text for it: a small HTML page for browsers, a JSON object
+// {"error": "..."} for others. It never writes err's text, which may come
+// from a provider.
+func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	status := StatusCode(err)
+	noStore(w)
+	if acceptsHTML(r) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(status)
+		text := html.EscapeString(http.StatusText(status))
+		_, _ = w.Write([]byte("<!doctype html><meta charset=utf-8><title>" + text + "</title><h1>" + text +
+			"</h1><p>" + html.EscapeString(publicMessage(err)) + "</p><p><a href=\"/\">Back to the home page</a></p>\n"))
+		return
+	}
+	writeJSONError(w, status, errorCode(err))
+}
+
+// publicMessage is the one sentence a customer sees for err.
+func publicMessage(err error) string {
+	switch {
+	case errors.Is(err, ErrLoginRequired), errors.Is(err, ErrRefresh):
+		return "Please log in."
+	case errors.Is(err, ErrInsufficientScope):
+		return "Your login does not allow this page."
+	case errors.Is(err, ErrLoginRejected):
+		return "This account cannot log in here."
+	case errors.Is(err, ErrProviderUnavailable):
+		return "The login service is not answering. Please try again in a moment."
+	case errors.Is(err, ErrMethod), errors.Is(err, ErrCrossSite):
+		return "This request is not allowed."
+	case errors.Is(err, ErrSession):
+		return "Something went wrong on our side. Please try again."
+	default:
+		return "The login could not be completed. Please start again."
+	}
+}
+
+// errorCode is the short machine-readable code of an API error body.
+func errorCode(err error) string {
+	switch {
+	case errors.Is(err, ErrLoginRequired), errors.Is(err, ErrRefresh):
+		return "login_required"
+	case errors.Is(err, ErrInsufficientScope):
+		return "insufficient_scope"
+	case errors.Is(err, ErrProviderUnavailable):
+		return "provider_unavailable"
+	case errors.Is(err, ErrLoginRejected):
+		return "login_rejected"
+	case errors.Is(err, ErrMethod):
+		return "method_not_allowed"
+	case errors.Is(err, ErrCrossSite):
+		return "cross_site"
+	case errors.Is(err, ErrSession):
+		return "server_error"
+	default:
+		return "login_failed"
+	}
+}
+
+// writeJSONError writes {"error":code}. code is one of errorCode's fixed
+// strings, so it needs no escaping.
+func writeJSONError(w http.ResponseWriter, status int, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"error":"` + code + `"}` + "\n"))
+}
+
+// report logs err, tells OnError, and lets the ErrorHandler answer.
+func (a *Auth) report(w http.ResponseWriter, r *http.Request, provider string, err error) {
+	a.logFailure(r.Context(), provider, err)
+	a.errorHandler(w, r, err)
+}
+
+// logFailure logs err and tells OnError, without answering. err's text is
+// safe to log: this package's errors print a kind and a short reason only.
+func (a *Auth) logFailure(ctx context.Context, provider string, err error) {
+	attrs := []slog.Attr{slog.String("reason", err.Error())}
+	if provider != "" {
+		attrs = append(attrs, slog.String("provider", provider))
+	}
+	level := slog.LevelWarn
+	if errors.Is(err, ErrProviderUnavailable) || errors.Is(err, ErrSession) {
+		level = slog.LevelError
+	}
+	a.log.LogAttrs(ctx, level, "sso: request refused", attrs...)
+	if a.onError != nil {
+		a.onError(ctx, err)
+	}
+}

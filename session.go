@@ -1,0 +1,55 @@
+package sso
+
+import (
+	"context"
+	"encoding/gob"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// Session keys. They are namespaced so they do not collide with an
+// application's own keys in the same scs session.
+const (
+	loginKey   = "shopsso.login"
+	pendingKey = "shopsso.pending"
+)
+
+// login is what a completed login keeps in the session: the provider's token
+// set, server side only. The cookie holds nothing but scs's session ID.
+//
+// Fields are exported for encoding/gob; the type is not part of the API.
+type login struct {
+	Provider     string
+	AccessToken  string
+	TokenType    string
+	RefreshToken string
+	IDToken      string
+	Expiry       time.Time // zero when the provider gave no expires_in
+	Obtained     time.Time // when this token set was received
+	Scopes       []string  // granted scopes
+}
+
+// pending is one login that has been started but not yet completed. At most
+// [maxPending] of them live in a session, so several tabs can log in at once.
+type pending struct {
+	Provider string
+	State    string // 32 random bytes, base64url
+	Verifier string // PKCE code verifier (RFC 7636)
+	Nonce    string // OIDC nonce, for providers with ID tokens
+	ReturnTo string // relative path checked by [safeReturnTo]
+	Created  time.Time
+}
+
+func init() {
+	// Names are fixed so that sessions written by one version (or instance)
+	// stay readable by another when gob is the codec.
+	gob.RegisterName("shopsso.login", login{})
+	gob.RegisterName("shopsso.pending", []pending{})
+}
+
+// loadLogin returns the login kept in the request's session, if any.
+func loadLogin(ctx context.Context, sm *scs.SessionManager) (login, bool) {
+	l, ok := sm.Get(ctx, loginKey).(login)
+	return l, ok
+}
