@@ -69,3 +69,15 @@ func (a *Auth) loginRequired(w http.ResponseWriter, r *http.Request) {
 	}
 	a.startLogin(w, r, a.defaultP, back)
 }
+
+// Identify puts the customer's login into the request context when there
+// is one, like [Auth.Require], but lets anonymous requests through too: for
+// pages that show who is logged in without asking anyone to log in.
+func (a *Auth) Identify(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l, err := a.currentLogin(r.Context()); err == nil {
+			r = r.WithContext(withLogin(r.Context(), a, l))
+		}
+		next.ServeHTTP(w, r)
+	})
+}

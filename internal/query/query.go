@@ -1,7 +1,10 @@
 // Package query builds provider URLs.
 package query
 
-import "net/url"
+import (
+	"net/url"
+	"strings"
+)
 
 // Add returns base with q added to the query base already has (a redirect
 // URL such as "https://app/login?multicart" keeps its own parameters).
@@ -14,6 +17,8 @@ func Add(base string, q url.Values) string {
 	for k, v := range q {
 		all[k] = v
 	}
-	u.RawQuery = all.Encode()
+	// Spaces as %20, as encodeURIComponent writes them (the providers'
+	// guides say so); a literal "+" is already %2B.
+	u.RawQuery = strings.ReplaceAll(all.Encode(), "+", "%20")
 	return u.String()
 }

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"golang.org/x/oauth2"
+
+	sso "github.com/shopsso/sso"
+	"github.com/shopsso/sso/providers/istores"
+	"github.com/shopsso/sso/providers/multicart"
+	"github.com/shopsso/sso/ssotest"
+)
+
+// deps are what tests inject into an instance of the app.
+type deps struct {
+	Stand *ssotest.Server  // the stand-in, for providers without a client ID
+	Store scs.Store        // session store; nil: REDIS_URL's, or memory
+	Now   func() time.Time // clock; nil: time.Now
+}
+
+// app is one instance of the example: a handler and what it is made of.
+type app struct {
+	handler http.Handler
+	auth    *sso.Auth
+	service oauth2.TokenSource // Multicart Admin API token; nil without a secret
+	close   func()
+}
+
+// usesStandIn reports whether a provider runs on the embedded stand-in.
+func (s settings) usesStandIn() bool {
+	return s.IstoresClientID == "" || s.MulticartClientID == ""
+}
+
+// run serves the example until ctx ends. ready is called with the URL to
+// open once the server accepts connections.
+func run(ctx context.Context, s settings, logger *slog.Logger, ready func(url string)) error {
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return err
+	}
+	base := s.baseURLFor(ln.Addr())
+	var d deps
+	if s.usesStandIn() {
+		d.Stand = ssotest.NewServer(ssotest.Options{})
+		defer d.Stand.Close()
+		logger.Info("providers without a client ID use the built-in stand-in", "stand_in", d.Stand.URL())
+	}
+	a, err := newApp(s, base, logger, d)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer a.close()
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	ready(base + "/")
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// newApp builds one instance serving at base (its public URL).
+func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) {
+	a := &app{close: func() {}}
+	sm := scs.New()
+	sm.Cookie.Name = "shopsso_session"
+	sm.Cookie.Secure = secure(base)
+	sm.Codec = sso.Codec{}
+	switch {
+	case d.Store != nil:
+		sm.Store = d.Store
+	case s.RedisURL != "":
+		store, closeStore, err := redisStore(s.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		sm.Store = store
+		a.close = closeStore
+	}
+
+	ist, mc, err := providers(s, base, d)
+	if err != nil {
+		return nil, err
+	}
+	a.auth, err = sso.New(sso.Config{
+		Sessions:       sm,
+		Providers:      []sso.Provider{ist, mc},
+		Logger:         logger,
+		Now:            d.Now,
+		InsecureCookie: !sm.Cookie.Secure,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if src, err := mc.ServiceTokenSource(multicart.ScopeAPI); err == nil {
+		a.service = src
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", a.auth.Identify(http.HandlerFunc(home)))
+	mux.Handle("GET /auth/istores/login", a.auth.Login(istores.Name))
+	mux.Handle("GET /auth/istores/callback", a.auth.Callback(istores.Name))
+	mux.Handle("GET /auth/multicart/login", a.auth.Login(multicart.Name))
+	mux.Handle("GET /auth/multicart/callback", a.auth.Callback(multicart.Name))
+	mux.HandleFunc("POST /logout", a.auth.Logout)
+	mux.Handle("GET /me", a.auth.Require(http.HandlerFunc(me)))
+	mux.HandleFunc("GET /admin/whoami", a.whoami)
+	a.handler = sm.LoadAndSave(securityHeaders(mux))
+	return a, nil
+}
+
+// providers configures Istores and Multicart from the settings, on the
+// stand-in for a provider whose client ID is not set.
+func providers(s settings, base string, d deps) (*istores.Provider, *multicart.Provider, error) {
+	ic := istores.Config{
+		ClientID:     s.IstoresClientID,
+		ClientSecret: s.IstoresClientSecret,
+		RedirectURL:  base + "/auth/istores/callback",
+		Scopes:       []string{istores.ScopeProductsRead, istores.ScopeCustomersRead},
+		AuthURL:      s.IstoresAuthURL,
+		TokenURL:     s.IstoresTokenURL,
+	}
+	if ic.ClientID == "" {
+		e := d.Stand.Istores()
+		ic.ClientID, ic.ClientSecret, ic.AuthURL, ic.TokenURL = e.Client.ID, e.Client.Secret, e.AuthURL, e.TokenURL
+	}
+	mcfg := multicart.Config{
+		ClientID:     s.MulticartClientID,
+		ClientSecret: s.MulticartClientSecret,
+		RedirectURL:  base + "/auth/multicart/callback",
+		AuthURL:      s.MulticartAuthURL,
+		TokenURL:     s.MulticartTokenURL,
+		Now:          d.Now,
+	}
+	if mcfg.ClientID == "" {
+		e := d.Stand.Multicart()
+		mcfg.ClientID, mcfg.ClientSecret, mcfg.AuthURL, mcfg.TokenURL = e.Client.ID, e.Client.Secret, e.AuthURL, e.TokenURL
+		mcfg.Issuer, mcfg.JWKSURL = e.Issuer, e.JWKSURL
+	}
+	ist, err := istores.New(ic)
+	if err != nil {
+		return nil, nil, fmt.Errorf("istores: %w", err)
+	}
+	mc, err := multicart.New(mcfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("multicart: %w", err)
+	}
+	return ist, mc, nil
+}
+
+// securityHeaders sets headers every page of the example should carry.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}

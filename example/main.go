@@ -1,0 +1,46 @@
+// Command example is a runnable shop app that logs customers in through
+// Istores and Multicart with shopsso.
+//
+//	go run ./example
+//
+// With no credentials in the environment it starts, in the same process,
+// the ssotest stand-in for both providers and prints the URL to open.
+// Environment:
+//
+//	ADDR                      listen address (default 127.0.0.1:8080; port 0 picks a free one)
+//	BASE_URL                  public URL used to build redirect URIs (default from ADDR)
+//	ISTORES_CLIENT_ID         use the real (or given) Istores instead of the stand-in
+//	ISTORES_CLIENT_SECRET
+//	ISTORES_AUTH_URL          default https://nova.istores.co.il/oauth/authorize
+//	ISTORES_TOKEN_URL         default https://nova.istores.co.il/oauth/token
+//	MULTICART_CLIENT_ID       use the real (or given) Multicart instead of the stand-in
+//	MULTICART_CLIENT_SECRET   for the Admin API's client-credentials token
+//	MULTICART_AUTH_URL        default https://identity.multicartshop.com/
+//	MULTICART_TOKEN_URL       default https://identity.multicartshop.com/api/connect/token
+//	REDIS_URL                 keep sessions in Redis (redis://127.0.0.1:6379/0) so instances share them
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	settings, err := settingsFromEnv(os.Getenv)
+	if err == nil {
+		err = run(ctx, settings, logger, func(url string) {
+			fmt.Printf("shopsso example: open %s\n", url)
+		})
+	}
+	if err != nil {
+		logger.Error("example stopped", "err", err)
+		os.Exit(1)
+	}
+}
