@@ -1,0 +1,272 @@
+package sso_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/stretchr/testify/require"
+
+	sso "github.com/shopsso/sso"
+	"github.com/shopsso/sso/providers/istores"
+	"github.com/shopsso/sso/providers/multicart"
+	"github.com/shopsso/sso/ssotest"
+)
+
+// clock is an injectable clock shared by the app and the stand-in.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Now().Truncate(time.Second)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// syncBuffer is a log sink safe for concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// harness is an app using the library against the stand-in.
+type harness struct {
+	t      *testing.T
+	stand  *ssotest.Server
+	clock  *clock
+	sm     *scs.SessionManager
+	auth   *sso.Auth
+	app    *httptest.Server
+	logs   *syncBuffer
+	ist    *istores.Provider
+	mc     *multicart.Provider
+	mu     sync.Mutex
+	tokens []string // every access token a handler saw, for leak checks
+}
+
+type harnessOption func(*ssotest.Options, *sso.Config, *http.Client)
+
+func withTokenTTL(d time.Duration) harnessOption {
+	return func(o *ssotest.Options, _ *sso.Config, _ *http.Client) { o.AccessTokenTTL = d }
+}
+
+func withConfig(f func(*sso.Config)) harnessOption {
+	return func(_ *ssotest.Options, c *sso.Config, _ *http.Client) { f(c) }
+}
+
+func withTokenTimeout(d time.Duration) harnessOption {
+	return func(_ *ssotest.Options, _ *sso.Config, hc *http.Client) { hc.Timeout = d }
+}
+
+func newHarness(t *testing.T, opts ...harnessOption) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: newClock(), logs: &syncBuffer{}}
+	so := ssotest.Options{AutoApprove: true, Now: h.clock.Now}
+	cfg := sso.Config{
+		Logger:         slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:            h.clock.Now,
+		InsecureCookie: true,
+	}
+	hc := &http.Client{}
+	for _, o := range opts {
+		o(&so, &cfg, hc)
+	}
+	h.stand = ssotest.NewServer(so)
+	t.Cleanup(h.stand.Close)
+
+	h.app = httptest.NewUnstartedServer(nil)
+	base := "http://" + h.app.Listener.Addr().String()
+	ie, me := h.stand.Istores(), h.stand.Multicart()
+	var err error
+	h.ist, err = istores.New(istores.Config{
+		ClientID: ie.Client.ID, ClientSecret: ie.Client.Secret,
+		RedirectURL: base + "/auth/istores/callback",
+		Scopes:      []string{istores.ScopeProductsRead, istores.ScopeCustomersRead},
+		AuthURL:     ie.AuthURL, TokenURL: ie.TokenURL, HTTPClient: hc,
+	})
+	require.NoError(t, err)
+	h.mc, err = multicart.New(multicart.Config{
+		ClientID: me.Client.ID, ClientSecret: me.Client.Secret,
+		RedirectURL: base + "/auth/multicart/callback",
+		AuthURL:     me.AuthURL, TokenURL: me.TokenURL, Issuer: me.Issuer, JWKSURL: me.JWKSURL,
+		HTTPClient: hc, Now: h.clock.Now,
+	})
+	require.NoError(t, err)
+
+	h.sm = scs.New()
+	cfg.Sessions = h.sm
+	if cfg.Providers == nil {
+		cfg.Providers = []sso.Provider{h.ist, h.mc}
+	}
+	h.auth, err = sso.New(cfg)
+	require.NoError(t, err)
+
+	mux := http.NewServeMux()
+	for _, p := range []string{istores.Name, multicart.Name} {
+		mux.Handle("/auth/"+p+"/login", h.auth.Login(p))
+		mux.Handle("/auth/"+p+"/callback", h.auth.Callback(p))
+	}
+	mux.HandleFunc("/logout", h.auth.Logout)
+	mux.Handle("/private", h.auth.Require(http.HandlerFunc(h.private)))
+	mux.Handle("/private/", h.auth.Require(http.HandlerFunc(h.private)))
+	mux.Handle("/products", h.auth.RequireScopes(istores.ScopeProductsRead)(http.HandlerFunc(h.private)))
+	mux.Handle("/charge", h.auth.RequireScopes(istores.ScopeChargeCard)(http.HandlerFunc(h.private)))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "home "+r.URL.RequestURI()) })
+	h.app.Config.Handler = h.sm.LoadAndSave(mux)
+	h.app.Start()
+	t.Cleanup(h.app.Close)
+	return h
+}
+
+// private is a protected handler: it answers what it finds in the context.
+type privateView struct {
+	Provider string         `json:"provider"`
+	Subject  string         `json:"subject"`
+	Scopes   []string       `json:"scopes"`
+	Expiry   time.Time      `json:"expiry"`
+	Claims   map[string]any `json:"claims"`
+	IDSub    string         `json:"id_sub"`
+	Path     string         `json:"path"`
+}
+
+func (h *harness) private(w http.ResponseWriter, r *http.Request) {
+	tok, ok := sso.TokenFromContext(r.Context())
+	if !ok {
+		http.Error(w, "no token in context", http.StatusInternalServerError)
+		return
+	}
+	h.mu.Lock()
+	h.tokens = append(h.tokens, tok.AccessToken)
+	h.mu.Unlock()
+	v := privateView{Provider: tok.Provider, Scopes: tok.Scopes, Expiry: tok.Expiry, Path: r.URL.RequestURI()}
+	if c, ok := sso.ClaimsFromContext(r.Context()); ok {
+		v.Subject, v.Claims = c.Subject(), c.Map()
+	}
+	if c, ok := sso.IDClaimsFromContext(r.Context()); ok {
+		v.IDSub = c.Subject()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// browser is a cookie-jar client that follows redirects, as a browser does.
+func (h *harness) browser() *http.Client {
+	jar, err := cookiejar.New(nil)
+	require.NoError(h.t, err)
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second}
+}
+
+// noFollow returns a client sharing c's cookies that stops at redirects.
+func noFollow(c *http.Client) *http.Client {
+	return &http.Client{Jar: c.Jar, Timeout: c.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+}
+
+// get sends a browser-style GET (Accept: text/html).
+func (h *harness) get(c *http.Client, path string) *http.Response {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, h.url(path), nil)
+	require.NoError(h.t, err)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	resp, err := c.Do(req)
+	require.NoError(h.t, err)
+	h.t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// getJSON sends an API-style GET (Accept: application/json).
+func (h *harness) getJSON(c *http.Client, path string) *http.Response {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, h.url(path), nil)
+	require.NoError(h.t, err)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.Do(req)
+	require.NoError(h.t, err)
+	h.t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func (h *harness) url(path string) string {
+	if strings.HasPrefix(path, "http") {
+		return path
+	}
+	return h.app.URL + path
+}
+
+// login runs a whole login through provider with a browser and returns it.
+func (h *harness) login(provider string) *http.Client {
+	h.t.Helper()
+	c := h.browser()
+	resp := h.get(c, "/auth/"+provider+"/login?return_to=/private")
+	require.Equal(h.t, http.StatusOK, resp.StatusCode, body(resp))
+	return c
+}
+
+// startLogin begins a login and returns the provider's redirect back to
+// the app (the callback URL with code and state), without following it.
+func (h *harness) startLogin(c *http.Client, provider, returnTo string) *url.URL {
+	h.t.Helper()
+	nf := noFollow(c)
+	resp := h.get(nf, "/auth/"+provider+"/login?return_to="+url.QueryEscape(returnTo))
+	require.Equal(h.t, http.StatusFound, resp.StatusCode)
+	resp = h.get(nf, resp.Header.Get("Location")) // the stand-in approves at once
+	require.Equal(h.t, http.StatusFound, resp.StatusCode)
+	u, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(h.t, err)
+	return u
+}
+
+func (h *harness) view(resp *http.Response) privateView {
+	h.t.Helper()
+	var v privateView
+	require.NoError(h.t, json.NewDecoder(resp.Body).Decode(&v))
+	return v
+}
+
+func body(resp *http.Response) string {
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func sessionCookie(c *http.Client, u string) string {
+	pu, _ := url.Parse(u)
+	for _, ck := range c.Jar.Cookies(pu) {
+		if ck.Name == "session" {
+			return ck.Value
+		}
+	}
+	return ""
+}
