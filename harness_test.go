@@ -2,6 +2,7 @@ package sso_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	sso "github.com/shopsso/sso"
 	"github.com/shopsso/sso/providers/istores"
@@ -72,11 +74,30 @@ type harness struct {
 	logs   *syncBuffer
 	ist    *istores.Provider
 	mc     *multicart.Provider
+	api    *httptest.Server // a store API that echoes the Authorization header
+	cfg    sso.Config
 	mu     sync.Mutex
 	tokens []string // every access token a handler saw, for leak checks
 }
 
 type harnessOption func(*ssotest.Options, *sso.Config, *http.Client)
+
+// withMulticart wraps the Multicart provider the first app uses.
+func withMulticart(wrap func(*multicart.Provider) sso.Provider) harnessOption {
+	return func(_ *ssotest.Options, c *sso.Config, _ *http.Client) {
+		c.Providers = []sso.Provider{wrapMarker{wrap}}
+	}
+}
+
+// wrapMarker carries a wrap function through Config.Providers until the
+// real providers exist.
+type wrapMarker struct {
+	wrap func(*multicart.Provider) sso.Provider
+}
+
+func (wrapMarker) Name() string                                                    { return "wrap" }
+func (wrapMarker) AuthCodeURL(sso.AuthParams) string                               { return "" }
+func (wrapMarker) Exchange(context.Context, string, string) (*oauth2.Token, error) { return nil, nil }
 
 func withTokenTTL(d time.Duration) harnessOption {
 	return func(o *ssotest.Options, _ *sso.Config, _ *http.Client) { o.AccessTokenTTL = d }
@@ -125,29 +146,67 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	})
 	require.NoError(t, err)
 
+	h.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(h.api.Close)
+
 	h.sm = scs.New()
 	cfg.Sessions = h.sm
-	if cfg.Providers == nil {
-		cfg.Providers = []sso.Provider{h.ist, h.mc}
+	var mcP sso.Provider = h.mc
+	if len(cfg.Providers) == 1 {
+		if wm, ok := cfg.Providers[0].(wrapMarker); ok {
+			mcP = wm.wrap(h.mc)
+		}
 	}
+	cfg.Providers = []sso.Provider{h.ist, mcP}
+	h.cfg = cfg
 	h.auth, err = sso.New(cfg)
 	require.NoError(t, err)
-
-	mux := http.NewServeMux()
-	for _, p := range []string{istores.Name, multicart.Name} {
-		mux.Handle("/auth/"+p+"/login", h.auth.Login(p))
-		mux.Handle("/auth/"+p+"/callback", h.auth.Callback(p))
-	}
-	mux.HandleFunc("/logout", h.auth.Logout)
-	mux.Handle("/private", h.auth.Require(http.HandlerFunc(h.private)))
-	mux.Handle("/private/", h.auth.Require(http.HandlerFunc(h.private)))
-	mux.Handle("/products", h.auth.RequireScopes(istores.ScopeProductsRead)(http.HandlerFunc(h.private)))
-	mux.Handle("/charge", h.auth.RequireScopes(istores.ScopeChargeCard)(http.HandlerFunc(h.private)))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "home "+r.URL.RequestURI()) })
-	h.app.Config.Handler = h.sm.LoadAndSave(mux)
+	h.app.Config.Handler = h.routes(h.auth, h.sm)
 	h.app.Start()
 	t.Cleanup(h.app.Close)
 	return h
+}
+
+// second starts another instance of the app sharing the first one's
+// session store and providers, as a second app server behind a load
+// balancer would. It uses the unwrapped providers.
+func (h *harness) second() *httptest.Server {
+	sm := scs.New()
+	sm.Store = h.sm.Store
+	cfg := h.cfg
+	cfg.Sessions = sm
+	cfg.Providers = []sso.Provider{h.ist, h.mc}
+	a, err := sso.New(cfg)
+	require.NoError(h.t, err)
+	srv := httptest.NewServer(h.routes(a, sm))
+	h.t.Cleanup(srv.Close)
+	return srv
+}
+
+func (h *harness) routes(auth *sso.Auth, sm *scs.SessionManager) http.Handler {
+	mux := http.NewServeMux()
+	for _, p := range []string{istores.Name, multicart.Name} {
+		mux.Handle("/auth/"+p+"/login", auth.Login(p))
+		mux.Handle("/auth/"+p+"/callback", auth.Callback(p))
+	}
+	mux.HandleFunc("/logout", auth.Logout)
+	mux.Handle("/private", auth.Require(http.HandlerFunc(h.private)))
+	mux.Handle("/private/", auth.Require(http.HandlerFunc(h.private)))
+	mux.Handle("/products", auth.RequireScopes(istores.ScopeProductsRead)(http.HandlerFunc(h.private)))
+	mux.Handle("/charge", auth.RequireScopes(istores.ScopeChargeCard)(http.HandlerFunc(h.private)))
+	mux.HandleFunc("/call", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := auth.Client(r.Context()).Get(h.api.URL)
+		if err != nil {
+			http.Error(w, "call failed", http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(w, resp.Body)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "home "+r.URL.RequestURI()) })
+	return sm.LoadAndSave(mux)
 }
 
 // private is a protected handler: it answers what it finds in the context.
@@ -269,4 +328,12 @@ func sessionCookie(c *http.Client, u string) string {
 		}
 	}
 	return ""
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
 }

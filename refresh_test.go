@@ -1,0 +1,278 @@
+package sso_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
+
+	sso "github.com/shopsso/sso"
+	"github.com/shopsso/sso/providers/istores"
+	"github.com/shopsso/sso/providers/multicart"
+	"github.com/shopsso/sso/ssotest"
+)
+
+func (h *harness) refreshCalls() int {
+	return h.stand.TokenCalls(ssotest.ProviderMulticart, ssotest.GrantRefreshToken)
+}
+
+// currentToken returns the access token the protected handler sees.
+func (h *harness) currentToken(c *http.Client) string {
+	h.t.Helper()
+	resp := h.getJSON(c, "/private")
+	require.Equal(h.t, http.StatusOK, resp.StatusCode)
+	h.view(resp)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.tokens[len(h.tokens)-1]
+}
+
+func TestRefreshBeforeExpiry(t *testing.T) {
+	h := newHarness(t) // one-hour tokens, one-minute margin
+	c := h.login(multicart.Name)
+	first := h.currentToken(c)
+
+	h.clock.Advance(58 * time.Minute)
+	assert.Equal(t, first, h.currentToken(c), "outside the margin: no refresh")
+	assert.Zero(t, h.refreshCalls())
+
+	h.clock.Advance(90 * time.Second) // 30 s before expiry
+	second := h.currentToken(c)
+	assert.NotEqual(t, first, second)
+	assert.Equal(t, 1, h.refreshCalls())
+	assert.Equal(t, second, h.currentToken(c), "the refreshed token was stored")
+	assert.Equal(t, 1, h.refreshCalls())
+}
+
+func TestRefreshMarginAdaptsToShortTokens(t *testing.T) {
+	h := newHarness(t, withTokenTTL(20*time.Second)) // margin: min(1 min, 10 s)
+	c := h.login(multicart.Name)
+	first := h.currentToken(c)
+	for range 5 {
+		h.clock.Advance(time.Second)
+		assert.Equal(t, first, h.currentToken(c), "a fresh short-lived token is not refreshed on every request")
+	}
+	assert.Zero(t, h.refreshCalls())
+	h.clock.Advance(6 * time.Second) // 9 s left
+	assert.NotEqual(t, first, h.currentToken(c))
+	assert.Equal(t, 1, h.refreshCalls())
+	h.currentToken(c)
+	assert.Equal(t, 1, h.refreshCalls())
+}
+
+func TestConcurrentRequestsShareOneRefresh(t *testing.T) {
+	h := newHarness(t)
+	c := h.login(multicart.Name)
+	old := h.currentToken(c)
+
+	for lifetime := 1; lifetime <= 2; lifetime++ {
+		h.clock.Advance(61 * time.Minute) // expired
+		const n = 120
+		var wg sync.WaitGroup
+		statuses := make([]int, n)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				req, _ := http.NewRequest(http.MethodGet, h.app.URL+"/private", nil)
+				req.Header.Set("Accept", "application/json")
+				resp, err := c.Do(req)
+				if assert.NoError(t, err) {
+					statuses[i] = resp.StatusCode
+					resp.Body.Close()
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, s := range statuses {
+			require.Equal(t, http.StatusOK, s, "request %d", i)
+		}
+		assert.Equal(t, lifetime, h.refreshCalls(), "exactly one refresh per lifetime")
+
+		h.mu.Lock()
+		seen := map[string]bool{}
+		for _, tok := range h.tokens[len(h.tokens)-n:] {
+			seen[tok] = true
+		}
+		h.mu.Unlock()
+		assert.Len(t, seen, 1, "every request got the same new token")
+		assert.False(t, seen[old])
+		old = h.currentToken(c)
+	}
+
+	// The rotated refresh token was used the second time, never the old one.
+	var used []string
+	for _, r := range h.stand.TokenRequests() {
+		if r.Grant == ssotest.GrantRefreshToken {
+			used = append(used, r.Form.Get("refresh_token"))
+		}
+	}
+	require.Len(t, used, 2)
+	assert.NotEqual(t, used[0], used[1])
+	assert.NotContains(t, h.logs.String(), "refresh refused")
+}
+
+// racingProvider lets another app instance refresh first, then refreshes
+// with the same (now used) refresh token, as a lost race between two
+// instances does.
+type racingProvider struct {
+	*multicart.Provider
+	other func()
+}
+
+func (p racingProvider) Refresh(ctx context.Context, rt string) (*oauth2.Token, error) {
+	p.other()
+	return p.Provider.Refresh(ctx, rt)
+}
+
+func TestInvalidGrantAfterAnotherInstanceRefreshed(t *testing.T) {
+	var other func()
+	h := newHarness(t, withMulticart(func(p *multicart.Provider) sso.Provider {
+		return racingProvider{Provider: p, other: func() { other() }}
+	}))
+	c := h.login(multicart.Name)
+	old := h.currentToken(c)
+	b := h.second()
+	var otherToken string
+	other = func() {
+		req, _ := http.NewRequest(http.MethodGet, b.URL+"/private", nil)
+		req.Header.Set("Accept", "application/json")
+		for _, ck := range c.Jar.Cookies(mustURL(h.app.URL)) {
+			req.AddCookie(ck)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		otherToken = h.view(resp).Subject
+	}
+	h.clock.Advance(61 * time.Minute)
+	got := h.currentToken(c)
+	assert.NotEqual(t, old, got, "the token the other instance stored is used")
+	assert.Equal(t, "customer-1", otherToken)
+	assert.Equal(t, 2, h.refreshCalls(), "the other instance's refresh and our refused one")
+	assert.Equal(t, http.StatusOK, h.getJSON(c, "/private").StatusCode, "nobody was logged out")
+	assert.Equal(t, 2, h.refreshCalls())
+}
+
+func TestRefreshProviderDownWhileTokenValid(t *testing.T) {
+	tests := []struct {
+		name string
+		f    ssotest.Failure
+	}{
+		{"5xx", ssotest.Failure{Grant: ssotest.GrantRefreshToken, Status: http.StatusServiceUnavailable}},
+		{"slow", ssotest.Failure{Grant: ssotest.GrantRefreshToken, Delay: 4 * time.Second}},
+		{"garbage", ssotest.Failure{Grant: ssotest.GrantRefreshToken, MalformedJSON: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, withTokenTimeout(3*time.Second))
+			c := h.login(multicart.Name)
+			old := h.currentToken(c)
+			h.clock.Advance(59*time.Minute + 30*time.Second) // in the margin, still valid
+			h.stand.Inject(tt.f)
+			start := time.Now()
+			assert.Equal(t, old, h.currentToken(c), "the old token is served while it is valid")
+			assert.Less(t, time.Since(start), 2500*time.Millisecond, "a slow refresh does not hold the request long")
+			assert.Contains(t, h.logs.String(), "provider unavailable")
+
+			h.stand.Reset()
+			h.clock.Advance(time.Second)
+			require.Eventually(t, func() bool { return h.currentToken(c) != old }, 10*time.Second, 50*time.Millisecond,
+				"once the provider is back, a request refreshes")
+		})
+	}
+}
+
+func TestRefreshProviderDownAfterExpiry(t *testing.T) {
+	h := newHarness(t)
+	c := h.login(multicart.Name)
+	h.clock.Advance(61 * time.Minute)
+	h.stand.Inject(ssotest.Failure{Grant: ssotest.GrantRefreshToken, Status: http.StatusInternalServerError})
+	resp := h.getJSON(c, "/private")
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	assert.JSONEq(t, `{"error":"provider_unavailable"}`, body(resp))
+
+	h.stand.Reset()
+	assert.Equal(t, http.StatusOK, h.getJSON(c, "/private").StatusCode, "the login survived the outage")
+}
+
+func TestRefreshRefusedLogsOutCleanly(t *testing.T) {
+	h := newHarness(t)
+	var errs []error
+	var mu sync.Mutex
+	h2 := newHarness(t, withConfig(func(cfg *sso.Config) {
+		cfg.OnError = func(_ context.Context, err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() }
+	}))
+	_ = h
+	c := h2.login(multicart.Name)
+	h2.clock.Advance(61 * time.Minute)
+	h2.stand.Inject(ssotest.Failure{Grant: ssotest.GrantRefreshToken, TokenError: "invalid_grant"})
+
+	// A browser is sent to log in again and comes back to its page.
+	resp := h2.get(noFollow(c), "/private/orders")
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Contains(t, resp.Header.Get("Location"), h2.stand.Istores().AuthURL)
+	h2.stand.Reset()
+	resp = h2.get(c, "/private/orders")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "/private/orders", h2.view(resp).Path)
+
+	// An API client gets 401.
+	c2 := h2.login(multicart.Name)
+	h2.clock.Advance(61 * time.Minute)
+	h2.stand.Inject(ssotest.Failure{Grant: ssotest.GrantRefreshToken, TokenError: "invalid_grant"})
+	assert.Equal(t, http.StatusUnauthorized, h2.getJSON(c2, "/private").StatusCode)
+	assert.Equal(t, http.StatusUnauthorized, h2.getJSON(c2, "/private").StatusCode, "the dead login was removed")
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, errs)
+	assert.ErrorIs(t, errs[0], sso.ErrRefresh)
+}
+
+func TestIstoresExpiryAsksToLogInAgain(t *testing.T) {
+	h := newHarness(t)
+	c := h.login(istores.Name)
+	h.clock.Advance(59*time.Minute + 30*time.Second)
+	assert.Equal(t, http.StatusOK, h.getJSON(c, "/private").StatusCode, "valid until it expires: no refresh to try")
+	h.clock.Advance(time.Minute)
+
+	api := h.login(istores.Name)
+	h.clock.Advance(61 * time.Minute)
+	assert.Equal(t, http.StatusUnauthorized, h.getJSON(api, "/private").StatusCode)
+
+	resp := h.get(noFollow(c), "/private/cart?x=1")
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	resp = h.get(c, "/private/cart?x=1")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "/private/cart?x=1", h.view(resp).Path)
+	assert.Zero(t, h.stand.TokenCalls(ssotest.ProviderIstores, ssotest.GrantRefreshToken))
+}
+
+func TestClientCallsStoreAPIAsCustomer(t *testing.T) {
+	h := newHarness(t)
+	c := h.login(multicart.Name)
+	tok := h.currentToken(c)
+	resp := h.getJSON(c, "/call")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "Bearer "+tok, body(resp))
+
+	h.clock.Advance(61 * time.Minute)
+	resp = h.getJSON(c, "/call")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	got := body(resp)
+	assert.NotEqual(t, "Bearer "+tok, got)
+	assert.Equal(t, 1, h.refreshCalls())
+	assert.Equal(t, got, "Bearer "+h.currentToken(c), "the refreshed token was stored in the session")
+	assert.Equal(t, 1, h.refreshCalls())
+
+	anon := h.browser()
+	assert.Equal(t, http.StatusBadGateway, h.getJSON(anon, "/call").StatusCode)
+}
