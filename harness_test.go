@@ -65,7 +65,7 @@ func (s *syncBuffer) String() string {
 
 // harness is an app using the library against the stand-in.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	stand  *ssotest.Server
 	clock  *clock
 	sm     *scs.SessionManager
@@ -111,7 +111,7 @@ func withTokenTimeout(d time.Duration) harnessOption {
 	return func(_ *ssotest.Options, _ *sso.Config, hc *http.Client) { hc.Timeout = d }
 }
 
-func newHarness(t *testing.T, opts ...harnessOption) *harness {
+func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: newClock(), logs: &syncBuffer{}}
 	so := ssotest.Options{AutoApprove: true, Now: h.clock.Now}
