@@ -1,0 +1,127 @@
+package sso_test
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+
+	"github.com/alexedwards/scs/v2"
+
+	sso "github.com/shopsso/sso"
+	"github.com/shopsso/sso/providers/istores"
+	"github.com/shopsso/sso/providers/multicart"
+	"github.com/shopsso/sso/ssotest"
+)
+
+// Example mounts the login for both providers in a plain net/http app and
+// logs a customer in through Multicart, against the ssotest stand-in.
+func Example() {
+	stand := ssotest.NewServer(ssotest.Options{AutoApprove: true})
+	defer stand.Close()
+	app := httptest.NewUnstartedServer(nil)
+	base := "http://" + app.Listener.Addr().String()
+
+	ie, me := stand.Istores(), stand.Multicart()
+	ist, err := istores.New(istores.Config{
+		ClientID: ie.Client.ID, ClientSecret: ie.Client.Secret,
+		RedirectURL: base + "/auth/istores/callback",
+		Scopes:      []string{istores.ScopeProductsRead},
+		AuthURL:     ie.AuthURL, TokenURL: ie.TokenURL,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mc, err := multicart.New(multicart.Config{
+		ClientID:    me.Client.ID,
+		RedirectURL: base + "/auth/multicart/callback",
+		AuthURL:     me.AuthURL, TokenURL: me.TokenURL, Issuer: me.Issuer, JWKSURL: me.JWKSURL,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	sm := scs.New()
+	auth, err := sso.New(sso.Config{
+		Sessions:        sm,
+		Providers:       []sso.Provider{ist, mc},
+		DefaultProvider: multicart.Name,
+		InsecureCookie:  true, // plain http on loopback, for this example only
+		Logger:          slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /auth/istores/login", auth.Login(istores.Name))
+	mux.Handle("GET /auth/istores/callback", auth.Callback(istores.Name))
+	mux.Handle("GET /auth/multicart/login", auth.Login(multicart.Name))
+	mux.Handle("GET /auth/multicart/callback", auth.Callback(multicart.Name))
+	mux.HandleFunc("POST /logout", auth.Logout)
+	mux.Handle("GET /account", auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := sso.TokenFromContext(r.Context())
+		claims, _ := sso.ClaimsFromContext(r.Context())
+		fmt.Fprintf(w, "%s via %s, may call the API: %v", claims.Subject(), tok.Provider, tok.HasScope(multicart.ScopeAPI))
+	})))
+	app.Config.Handler = sm.LoadAndSave(mux)
+	app.Start()
+	defer app.Close()
+
+	// A browser opens a protected page, logs in, and comes back to it.
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	req, _ := http.NewRequest(http.MethodGet, app.URL+"/account", nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := browser.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.Request.URL.Path, string(page))
+	// Output: /account customer-1 via multicart, may call the API: true
+}
+
+// ExampleAuth_Require shows what a client that is not logged in gets: API
+// clients a 401, never a redirect.
+func ExampleAuth_Require() {
+	stand := ssotest.NewServer(ssotest.Options{})
+	defer stand.Close()
+	e := stand.Istores()
+	ist, _ := istores.New(istores.Config{
+		ClientID: e.Client.ID, ClientSecret: e.Client.Secret, RedirectURL: "http://127.0.0.1/cb",
+		AuthURL: e.AuthURL, TokenURL: e.TokenURL,
+	})
+	sm := scs.New()
+	auth, _ := sso.New(sso.Config{Sessions: sm, Providers: []sso.Provider{ist}, InsecureCookie: true})
+	h := sm.LoadAndSave(auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "secret")
+	})))
+
+	req := httptest.NewRequest(http.MethodGet, "/orders", nil)
+	req.Header.Set("Accept", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, rec.Header().Get("WWW-Authenticate"), rec.Body.String())
+
+	req = httptest.NewRequest(http.MethodGet, "/orders", nil)
+	req.Header.Set("Accept", "text/html")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, rec.Header().Get("Location")[:len(e.AuthURL)] == e.AuthURL)
+	// Output:
+	// 401 Session realm="shopsso" {"error":"login_required"}
+	//
+	// 302 true
+}
+
+// ExampleToken_String shows that printing a Token leaves the token out.
+func ExampleToken_String() {
+	tok := sso.Token{Provider: "istores", AccessToken: "eyJhbGciOi...", TokenType: "Bearer", Scopes: []string{"products:read"}}
+	fmt.Println(tok)
+	// Output: sso.Token{Provider:"istores" TokenType:"Bearer" Expiry:0001-01-01T00:00:00Z Scopes:["products:read"] AccessToken:[redacted]}
+}
