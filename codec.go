@@ -414,19 +414,12 @@ func (d *decoder) uvarint() uint64 {
 }
 
 func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
+	// binary.AppendVarint's zig-zag encoding, read through uvarint.
+	u := d.uvarint()
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
 	}
-	x, n := binary.Varint(d.b[d.off:])
-	if n <= 0 {
-		if n == 0 {
-			d.fail("truncated")
-		} else {
-			d.fail("varint overflows 64 bits")
-		}
-		return 0
-	}
-	d.off += n
 	return x
 }
 
