@@ -1,6 +1,7 @@
 package sso_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -151,4 +152,29 @@ func TestReturnToOpenRedirectAttempts(t *testing.T) {
 	cb := h.startLogin(c, istores.Name, "/shop/cart?item=a%20b#top")
 	resp := h.get(noFollow(c), cb.String())
 	assert.Equal(t, "/shop/cart?item=a%20b#top", resp.Header.Get("Location"))
+}
+
+func TestTruncatedOrForgedCookie(t *testing.T) {
+	h := newHarness(t)
+	c := h.login(multicart.Name)
+	good := sessionCookie(c, h.app.URL)
+	require.NotEmpty(t, good)
+	for _, value := range []string{good[:len(good)/2], good + "x", "", "%%%", strings.Repeat("A", 4096)} {
+		t.Run(fmt.Sprintf("len %d", len(value)), func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, h.app.URL+"/private", nil)
+			req.Header.Set("Accept", "application/json")
+			req.AddCookie(&http.Cookie{Name: "session", Value: value})
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+			req.Header.Set("Accept", "text/html")
+			resp, err = noFollow(h.browser()).Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			assert.Equal(t, http.StatusFound, resp.StatusCode, "a browser is sent to log in")
+		})
+	}
+	assert.Equal(t, http.StatusOK, h.getJSON(c, "/private").StatusCode, "the real session is untouched")
 }
