@@ -228,9 +228,13 @@ func TestVerifyIDToken(t *testing.T) {
 		{"wrong audience", true, func() string { return k.sign(t, with("aud", "other-app"), jwt.SigningMethodRS256, k.priv) }, nonce, true},
 		{"wrong nonce", true, func() string { return k.sign(t, base(), jwt.SigningMethodRS256, k.priv) }, "n-other", true},
 		{"missing nonce", true, func() string { return k.sign(t, without("nonce"), jwt.SigningMethodRS256, k.priv) }, nonce, true},
-		{"expired", true, func() string { return k.sign(t, with("exp", now.Add(-2*time.Minute).Unix()), jwt.SigningMethodRS256, k.priv) }, nonce, true},
+		{"expired", true, func() string {
+			return k.sign(t, with("exp", now.Add(-2*time.Minute).Unix()), jwt.SigningMethodRS256, k.priv)
+		}, nonce, true},
 		{"no exp", true, func() string { return k.sign(t, without("exp"), jwt.SigningMethodRS256, k.priv) }, nonce, true},
-		{"issued in the future", true, func() string { return k.sign(t, with("iat", now.Add(time.Hour).Unix()), jwt.SigningMethodRS256, k.priv) }, nonce, true},
+		{"issued in the future", true, func() string {
+			return k.sign(t, with("iat", now.Add(time.Hour).Unix()), jwt.SigningMethodRS256, k.priv)
+		}, nonce, true},
 		{"signed by another key", true, func() string { return k.sign(t, base(), jwt.SigningMethodRS256, other) }, nonce, true},
 		{"alg none", false, func() string { return k.sign(t, base(), jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType) }, nonce, true},
 		{"alg HS256", false, func() string { return k.sign(t, base(), jwt.SigningMethodHS256, []byte("key")) }, nonce, true},
