@@ -25,7 +25,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -35,9 +34,8 @@ import (
 )
 
 const (
-	envRequireExternal = "SHOPSSO_REQUIRE_EXTERNAL"
-	envChromium        = "SHOPSSO_CHROMIUM"
-	envArtifacts       = "SHOPSSO_ARTIFACTS"
+	envChromium  = "SHOPSSO_CHROMIUM"
+	envArtifacts = "SHOPSSO_ARTIFACTS"
 
 	// browserTestTimeout bounds one browser test, from starting Chromium to
 	// its last check.
@@ -50,23 +48,6 @@ const (
 // chromiumNames are the names tried, in order, when SHOPSSO_CHROMIUM is
 // unset.
 var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome"}
-
-// missingExternal is the one rule for a test whose external dependency is
-// missing: it skips the test, unless SHOPSSO_REQUIRE_EXTERNAL=1 asks for
-// every such test to run (CI sets it), when it fails it. Like the Redis
-// tests' rule, any true value (1, true) or unparsable one counts as set.
-func missingExternal(t testing.TB, msg string) {
-	t.Helper()
-	v := os.Getenv(envRequireExternal)
-	required, err := strconv.ParseBool(v)
-	if err != nil && v != "" {
-		required = true
-	}
-	if required {
-		t.Fatalf("%s (%s=%s makes this a failure)", msg, envRequireExternal, v)
-	}
-	t.Skipf("%s, or set %s=1 to make this a failure", msg, envRequireExternal)
-}
 
 // findChromium returns the Chromium binary to run: SHOPSSO_CHROMIUM if set,
 // else the first of chromiumNames in PATH. Without one it returns "" and
@@ -88,13 +69,13 @@ func findChromium() (path, tried string) {
 }
 
 // chromiumOrSkip returns the Chromium binary, or skips (or fails) the test
-// by the rule of missingExternal.
+// by the rule of requireExternal.
 func chromiumOrSkip(t testing.TB) string {
 	t.Helper()
 	path, tried := findChromium()
 	if path == "" {
 		t.Logf("Chromium: %s", tried)
-		missingExternal(t, "Chromium not found: install Debian's chromium package")
+		requireExternal(t, "Chromium (Debian's chromium package)", false)
 	}
 	return path
 }

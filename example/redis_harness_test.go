@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shopsso/sso/ssotest"
+)
+
+// requireExternalEnv names the variable that turns a missing external
+// dependency from a skip into a failure (CI sets it, so that a test that
+// silently stopped running is noticed).
+const requireExternalEnv = "SHOPSSO_REQUIRE_EXTERNAL"
+
+// requireExternal is the one rule for tests that need something outside Go
+// (a redis-server binary, a browser): when found is false, the test is
+// skipped with a loud message — or fails, when SHOPSSO_REQUIRE_EXTERNAL is
+// set to a true value (1, true).
+func requireExternal(t testing.TB, what string, found bool) {
+	t.Helper()
+	if found {
+		return
+	}
+	v := os.Getenv(requireExternalEnv)
+	required, err := strconv.ParseBool(v)
+	if err != nil && v != "" {
+		required = true // any other non-empty value: be strict
+	}
+	if required {
+		t.Fatalf("\n*** %s is required but was not found (%s=%q). ***\n*** This test cannot run without it: install it (CI: .ci/run) or unset %s. ***",
+			what, requireExternalEnv, v, requireExternalEnv)
+	}
+	t.Skipf("\n*** SKIPPED: %s not found — THIS TEST DID NOT RUN. ***\n*** Install it, or set %s=1 to make its absence a failure. ***",
+		what, requireExternalEnv)
+}
+
+// startRedis starts a private redis-server on a free loopback port, without
+// persistence, and returns its URL. The server is killed when the test ends.
+func startRedis(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	requireExternal(t, "redis-server (looked up on PATH)", err == nil)
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := freeLoopbackPort()
+		if err != nil {
+			t.Fatalf("finding a free port: %v", err)
+		}
+		url, err := tryStartRedis(t, path, port)
+		if err == nil {
+			return url
+		}
+		lastErr = err // most likely the port was taken in between: try another
+	}
+	t.Fatalf("redis-server would not start: %v", lastErr)
+	return ""
+}
+
+// freeLoopbackPort returns a port that was free on 127.0.0.1 a moment ago.
+func freeLoopbackPort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func tryStartRedis(t *testing.T, path string, port int) (string, error) {
+	out := &logSink{}
+	cmd := exec.Command(path,
+		"--bind", "127.0.0.1",
+		"--port", strconv.Itoa(port),
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", t.TempDir(),
+	)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	stop := func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	client := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1})
+	defer client.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+		err := client.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			t.Cleanup(stop)
+			return url, nil
+		}
+		select {
+		case <-exited:
+			return "", fmt.Errorf("redis-server exited on port %d: %s", port, strings.TrimSpace(out.String()))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", fmt.Errorf("redis-server on port %d did not answer PING within 10s (last: %v): %s",
+				port, err, strings.TrimSpace(out.String()))
+		}
+	}
+}
+
+// sharedClock is the fake clock shared by the stand-in and every instance.
+type sharedClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newSharedClock() *sharedClock { return &sharedClock{now: time.Now().Truncate(time.Second)} }
+
+func (c *sharedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *sharedClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// logSink is a log (and process output) sink safe for concurrent writers.
+type logSink struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *logSink) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// instanceHeader tells the test load balancer which instance ("a" or "b")
+// must serve a request; without it the balancer alternates.
+const instanceHeader = "X-Test-Instance"
+
+// servedByHeader is set by the balancer on every response: the instance
+// that served it.
+const servedByHeader = "X-Test-Served-By"
+
+var instanceNames = [2]string{"a", "b"}
+
+// redisCluster is two instances of the example sharing one Redis, one
+// stand-in and one fake clock, behind a test load balancer at one public
+// URL (as behind a real one, both instances use that URL as their base).
+type redisCluster struct {
+	t        *testing.T
+	redisURL string
+	clock    *sharedClock
+	stand    *ssotest.Server
+	logs     *logSink
+	inst     [2]*app
+	served   [2]atomic.Int64
+	next     atomic.Uint64
+	lb       *httptest.Server
+	tr       *http.Transport
+}
+
+func newRedisCluster(t *testing.T) *redisCluster {
+	t.Helper()
+	c := &redisCluster{t: t, redisURL: startRedis(t), clock: newSharedClock(), logs: &logSink{}}
+	c.stand = ssotest.NewServer(ssotest.Options{AutoApprove: true, Now: c.clock.Now})
+	t.Cleanup(c.stand.Close)
+
+	c.lb = httptest.NewUnstartedServer(http.HandlerFunc(c.route))
+	base := "http://" + c.lb.Listener.Addr().String()
+	logger := slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	for i, name := range instanceNames {
+		a, err := newApp(settings{RedisURL: c.redisURL}, base, logger.With("instance", name),
+			deps{Stand: c.stand, Now: c.clock.Now})
+		if err != nil {
+			t.Fatalf("instance %s: %v", name, err)
+		}
+		t.Cleanup(a.close)
+		c.inst[i] = a
+	}
+	c.lb.Start()
+	t.Cleanup(c.lb.Close)
+	c.tr = &http.Transport{MaxIdleConnsPerHost: 64}
+	t.Cleanup(c.tr.CloseIdleConnections)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("app logs:\n%s", c.logs.String())
+		}
+	})
+	return c
+}
+
+// route is the load balancer: it sends the request to the instance the
+// test asked for, or else alternately to A and B.
+func (c *redisCluster) route(w http.ResponseWriter, r *http.Request) {
+	var i int
+	switch r.Header.Get(instanceHeader) {
+	case "a":
+		i = 0
+	case "b":
+		i = 1
+	case "":
+		i = int(c.next.Add(1) % 2)
+	default:
+		http.Error(w, "bad "+instanceHeader, http.StatusBadRequest)
+		return
+	}
+	c.served[i].Add(1)
+	w.Header().Set(servedByHeader, instanceNames[i])
+	c.inst[i].handler.ServeHTTP(w, r)
+}
+
+// pinTransport sends every request with the instance header set.
+type pinTransport struct {
+	base     http.RoundTripper
+	instance string
+}
+
+func (p pinTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if p.instance == "" {
+		return p.base.RoundTrip(r)
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set(instanceHeader, p.instance)
+	return p.base.RoundTrip(r)
+}
+
+// jar returns an empty cookie jar: one browser.
+func (c *redisCluster) jar() http.CookieJar {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return jar
+}
+
+// via returns a client that uses jar's cookies and goes to instance
+// ("a", "b", or "" for alternating), following redirects like a browser.
+func (c *redisCluster) via(jar http.CookieJar, instance string) *http.Client {
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: pinTransport{base: c.tr, instance: instance}}
+}
+
+// login logs a new browser in through provider on instance and returns
+// its cookie jar. The login lands on /me, whose answer is checked.
+func (c *redisCluster) login(provider, instance string) http.CookieJar {
+	c.t.Helper()
+	jar := c.jar()
+	req, err := http.NewRequest(http.MethodGet, c.lb.URL+"/auth/"+provider+"/login?return_to=/me", nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Accept", "text/html")
+	resp, err := c.via(jar, instance).Do(req)
+	if err != nil {
+		c.t.Fatalf("login through %s on %s: %v", provider, instance, err)
+	}
+	defer resp.Body.Close()
+	var me meResponse
+	if resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("login through %s on %s landed with %s", provider, instance, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&me); err != nil {
+		c.t.Fatalf("login landing: %v", err)
+	}
+	if me.Provider != provider || me.Subject != "customer-1" {
+		c.t.Fatalf("after login through %s: /me says provider %q subject %q", provider, me.Provider, me.Subject)
+	}
+	if got := resp.Header.Get(servedByHeader); got != instance {
+		c.t.Fatalf("login landing served by %q, want %q", got, instance)
+	}
+	return jar
+}
+
+// meResult is one answer of GET /me.
+type meResult struct {
+	status   int
+	servedBy string
+	me       meResponse
+	err      error
+}
+
+// jti is the ID of the access token the answer was made with.
+func (r meResult) jti() string { s, _ := r.me.Claims["jti"].(string); return s }
+
+// get sends an API-style GET /me (Accept: application/json) with client.
+func getMe(client *http.Client, url string) meResult {
+	req, err := http.NewRequest(http.MethodGet, url+"/me", nil)
+	if err != nil {
+		return meResult{err: err}
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return meResult{err: err}
+	}
+	defer resp.Body.Close()
+	r := meResult{status: resp.StatusCode, servedBy: resp.Header.Get(servedByHeader)}
+	if resp.StatusCode == http.StatusOK {
+		r.err = json.NewDecoder(resp.Body).Decode(&r.me)
+	}
+	return r
+}
+
+func (c *redisCluster) me(jar http.CookieJar, instance string) meResult {
+	return getMe(c.via(jar, instance), c.lb.URL)
+}
+
+// sessionKeys returns how many scs sessions are in Redis.
+func (c *redisCluster) sessionKeys() int {
+	c.t.Helper()
+	opts, err := redis.ParseURL(c.redisURL)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	keys, err := client.Keys(context.Background(), "scs:session:*").Result()
+	if err != nil {
+		c.t.Fatalf("listing Redis keys: %v", err)
+	}
+	return len(keys)
+}
