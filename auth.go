@@ -127,6 +127,7 @@ type Auth struct {
 
 	claims  claimCache
 	refresh singleflight.Group
+	rotated rotatedTokens
 }
 
 // New validates cfg and returns an Auth.

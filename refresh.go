@@ -16,6 +16,9 @@ const (
 	// newerWait is how long to look for a token set stored by another
 	// request or instance after the provider refused a refresh token.
 	newerWait = time.Second
+	// rotationMemory is how long a used refresh token's successor is
+	// remembered (see rotatedTokens).
+	rotationMemory = 10 * time.Minute
 )
 
 // currentLogin returns the request session's login, refreshed if it is
@@ -117,6 +120,10 @@ func (a *Auth) doRefresh(ctx context.Context, p Provider, rf Refresher, stale lo
 		return fresh, nil
 	}
 	used := fresh.RefreshToken
+	if next, ok := a.rotated.successor(used, a.now()); ok && !a.needsRefresh(&next, a.now()) {
+		// A stale copy of the session was written back after we refreshed.
+		return a.store(sctx, stale, next)
+	}
 	tok, err := rf.Refresh(ctx, used)
 	if err != nil {
 		cerr := classifyTokenError(p.Name(), err)
@@ -131,12 +138,22 @@ func (a *Auth) doRefresh(ctx context.Context, p Provider, rf Refresher, stale lo
 		return stale, fail(ErrRefresh, safeCode(oauthErrorCode(cerr)), cerr)
 	}
 	nl := loginFromToken(p, tok, a.now(), &fresh)
-	a.sm.Put(sctx, loginKey, nl)
-	if _, _, err := a.sm.Commit(sctx); err != nil {
-		return stale, fail(ErrSession, "storing refreshed token", err)
+	a.rotated.put(used, nl, a.now().Add(rotationMemory))
+	if nl, err = a.store(sctx, stale, nl); err != nil {
+		return nl, err
 	}
 	if a.onRefresh != nil {
 		a.onRefresh(ctx, a.info(&nl))
+	}
+	return nl, nil
+}
+
+// store puts nl into the session loaded in sctx and commits it at once, so
+// other requests and instances find it. On failure it returns stale.
+func (a *Auth) store(sctx context.Context, stale, nl login) (login, error) {
+	a.sm.Put(sctx, loginKey, nl)
+	if _, _, err := a.sm.Commit(sctx); err != nil {
+		return stale, fail(ErrSession, "storing refreshed token", err)
 	}
 	return nl, nil
 }

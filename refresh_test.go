@@ -276,3 +276,25 @@ func TestClientCallsStoreAPIAsCustomer(t *testing.T) {
 	anon := h.browser()
 	assert.Equal(t, http.StatusBadGateway, h.getJSON(anon, "/call").StatusCode)
 }
+
+// TestStaleSessionWrittenBackAfterRefresh: a request that loaded the
+// session before a refresh writes its old copy back (scs saves whole
+// sessions). The next request must not spend the dead refresh token.
+func TestStaleSessionWrittenBackAfterRefresh(t *testing.T) {
+	h := newHarness(t)
+	c := h.login(multicart.Name)
+	h.currentToken(c)
+	id := sessionCookie(c, h.app.URL)
+	stale, found, err := h.sm.Store.Find(id)
+	require.NoError(t, err)
+	require.True(t, found)
+
+	h.clock.Advance(61 * time.Minute)
+	refreshed := h.currentToken(c)
+	require.Equal(t, 1, h.refreshCalls())
+
+	require.NoError(t, h.sm.Store.Commit(id, stale, h.clock.Now().Add(time.Hour)))
+	assert.Equal(t, refreshed, h.currentToken(c), "the successor of the written-back refresh token is reused")
+	assert.Equal(t, 1, h.refreshCalls(), "no provider call with the dead refresh token")
+	assert.NotContains(t, h.logs.String(), "refused")
+}
