@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -224,6 +225,7 @@ func (a *Auth) provider(name string) Provider {
 // info describes l to the hooks.
 func (a *Auth) info(l *login) LoginInfo {
 	info := LoginInfo{Provider: l.Provider, Token: l.token(), Claims: a.claims.get(l.AccessToken)}
+	info.Token.Scopes = slices.Clone(l.Scopes) // the hook's own copy
 	if l.IDToken != "" {
 		info.IDClaims = a.claims.get(l.IDToken)
 	}

@@ -53,7 +53,7 @@ func (l *login) token() Token {
 		AccessToken: l.AccessToken,
 		TokenType:   l.TokenType,
 		Expiry:      l.Expiry,
-		Scopes:      slices.Clone(l.Scopes),
+		Scopes:      l.Scopes,
 	}
 }
 

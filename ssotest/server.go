@@ -40,11 +40,15 @@ type Client struct {
 	ID, Secret string
 }
 
-// The registrations used when [Options] leaves a provider's Client zero.
-var (
-	DefaultIstoresClient   = Client{ID: "istores-client", Secret: "istores-secret"}
-	DefaultMulticartClient = Client{ID: "multicart-app", Secret: "multicart-secret"}
-)
+// DefaultIstoresClient is the registration used when [Options] leaves
+// Istores' Client zero.
+func DefaultIstoresClient() Client { return Client{ID: "istores-client", Secret: "istores-secret"} }
+
+// DefaultMulticartClient is the registration used when [Options] leaves
+// Multicart's Client zero.
+func DefaultMulticartClient() Client {
+	return Client{ID: "multicart-app", Secret: "multicart-secret"}
+}
 
 // Options configures [NewServer]. The zero value is a working server that shows
 // the HTML approval page and uses the default clients.
@@ -134,10 +138,10 @@ type Server struct {
 // signing key. The caller must call [Server.Close].
 func NewServer(opts Options) *Server {
 	if opts.Istores == (Client{}) {
-		opts.Istores = DefaultIstoresClient
+		opts.Istores = DefaultIstoresClient()
 	}
 	if opts.Multicart == (Client{}) {
-		opts.Multicart = DefaultMulticartClient
+		opts.Multicart = DefaultMulticartClient()
 	}
 	if opts.Subject == "" {
 		opts.Subject = "customer-1"
