@@ -139,8 +139,11 @@ func (a *Auth) doRefresh(ctx context.Context, p Provider, rf Refresher, stale lo
 	}
 	nl := loginFromToken(p, tok, a.now(), &fresh)
 	a.rotated.put(used, nl, a.now().Add(rotationMemory))
-	if nl, err = a.store(sctx, stale, nl); err != nil {
-		return nl, err
+	if _, err := a.store(sctx, stale, nl); err != nil {
+		// The used refresh token is dead: keep the new set regardless. The
+		// requests waiting on this refresh put it into their sessions, which
+		// LoadAndSave saves at their end.
+		a.logFailure(ctx, p.Name(), err)
 	}
 	if a.onRefresh != nil {
 		a.onRefresh(ctx, a.info(&nl))
