@@ -1,0 +1,169 @@
+package sso
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/gob"
+	"math"
+	"time"
+)
+
+// maxTimeLen is the most bytes appendTime writes.
+const maxTimeLen = 3 * binary.MaxVarintLen64
+
+// valueSize returns how many bytes appendValue will most likely write for v:
+// exact enough to encode into one allocation, except on the gob path.
+func valueSize(v any) int {
+	const n = binary.MaxVarintLen64
+	switch v := v.(type) {
+	case string:
+		return n + len(v)
+	case []byte:
+		return n + len(v)
+	case time.Time:
+		return maxTimeLen
+	case []string:
+		return n + stringsSize(v)
+	case map[string]string:
+		size := n
+		for k, s := range v {
+			size += 2*n + len(k) + len(s)
+		}
+		return size
+	case login:
+		return 5*n + len(v.Provider) + len(v.AccessToken) + len(v.TokenType) +
+			len(v.RefreshToken) + len(v.IDToken) + 2*maxTimeLen + n + stringsSize(v.Scopes)
+	case []pending:
+		size := n
+		for _, p := range v {
+			size += 5*n + len(p.Provider) + len(p.State) + len(p.Verifier) +
+				len(p.Nonce) + len(p.ReturnTo) + maxTimeLen
+		}
+		return size
+	default:
+		return n // numbers; the gob path grows the buffer
+	}
+}
+
+func stringsSize(ss []string) int {
+	size := len(ss) * binary.MaxVarintLen64
+	for _, s := range ss {
+		size += len(s)
+	}
+	return size
+}
+
+// appendValue appends v's type tag and encoding to b.
+func appendValue(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(b, tagNil), nil
+	case bool:
+		if v {
+			return append(b, tagTrue), nil
+		}
+		return append(b, tagFalse), nil
+	case string:
+		return appendString(append(b, tagString), v), nil
+	case []byte:
+		b = appendLen(append(b, tagBytes), len(v), v == nil)
+		return append(b, v...), nil
+	case int:
+		return binary.AppendVarint(append(b, tagInt), int64(v)), nil
+	case int8:
+		return binary.AppendVarint(append(b, tagInt8), int64(v)), nil
+	case int16:
+		return binary.AppendVarint(append(b, tagInt16), int64(v)), nil
+	case int32:
+		return binary.AppendVarint(append(b, tagInt32), int64(v)), nil
+	case int64:
+		return binary.AppendVarint(append(b, tagInt64), v), nil
+	case uint:
+		return binary.AppendUvarint(append(b, tagUint), uint64(v)), nil
+	case uint8:
+		return binary.AppendUvarint(append(b, tagUint8), uint64(v)), nil
+	case uint16:
+		return binary.AppendUvarint(append(b, tagUint16), uint64(v)), nil
+	case uint32:
+		return binary.AppendUvarint(append(b, tagUint32), uint64(v)), nil
+	case uint64:
+		return binary.AppendUvarint(append(b, tagUint64), v), nil
+	case float32:
+		return binary.LittleEndian.AppendUint32(append(b, tagFloat32), math.Float32bits(v)), nil
+	case float64:
+		return binary.LittleEndian.AppendUint64(append(b, tagFloat64), math.Float64bits(v)), nil
+	case time.Time:
+		return appendTime(append(b, tagTime), v), nil
+	case []string:
+		return appendStrings(append(b, tagStrings), v), nil
+	case map[string]string:
+		b = appendLen(append(b, tagStringMap), len(v), v == nil)
+		for k, s := range v {
+			b = appendString(appendString(b, k), s)
+		}
+		return b, nil
+	case login:
+		b = append(b, tagLogin)
+		b = appendString(b, v.Provider)
+		b = appendString(b, v.AccessToken)
+		b = appendString(b, v.TokenType)
+		b = appendString(b, v.RefreshToken)
+		b = appendString(b, v.IDToken)
+		b = appendTime(b, v.Expiry)
+		b = appendTime(b, v.Obtained)
+		return appendStrings(b, v.Scopes), nil
+	case []pending:
+		b = appendLen(append(b, tagPendings), len(v), v == nil)
+		for _, p := range v {
+			b = appendString(b, p.Provider)
+			b = appendString(b, p.State)
+			b = appendString(b, p.Verifier)
+			b = appendString(b, p.Nonce)
+			b = appendString(b, p.ReturnTo)
+			b = appendTime(b, p.Created)
+		}
+		return b, nil
+	default:
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(gobValue{V: v}); err != nil {
+			return nil, err
+		}
+		b = binary.AppendUvarint(append(b, tagGob), uint64(buf.Len()))
+		return append(b, buf.Bytes()...), nil
+	}
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// appendLen appends the length of a slice or map, keeping nil apart from
+// empty.
+func appendLen(b []byte, n int, isNil bool) []byte {
+	if isNil {
+		return append(b, 0)
+	}
+	return binary.AppendUvarint(b, uint64(n)+1)
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = appendLen(b, len(ss), ss == nil)
+	for _, s := range ss {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+// appendTime appends t as varint Unix seconds, then uvarint nanoseconds<<1
+// with the low bit set for UTC, then, unless UTC, the zone offset in seconds
+// as a varint.
+func appendTime(b []byte, t time.Time) []byte {
+	b = binary.AppendVarint(b, t.Unix())
+	ns := uint64(t.Nanosecond()) << 1
+	if t.Location() == time.UTC {
+		return binary.AppendUvarint(b, ns|1)
+	}
+	_, offset := t.Zone()
+	b = binary.AppendUvarint(b, ns)
+	return binary.AppendVarint(b, int64(offset))
+}
