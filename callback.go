@@ -2,6 +2,7 @@ package sso
 
 import (
 	"crypto/subtle"
+	"errors"
 	"net/http"
 )
 
@@ -82,6 +83,9 @@ func (a *Auth) complete(w http.ResponseWriter, r *http.Request, p Provider) erro
 	l := loginFromToken(p, tok, now, nil)
 	if v, ok := p.(IDTokenVerifier); ok {
 		if _, err := v.VerifyIDToken(ctx, l.IDToken, pd.Nonce); err != nil {
+			if errors.Is(err, ErrProviderUnavailable) { // the key set could not be fetched
+				return err
+			}
 			return fail(ErrIDToken, "", err)
 		}
 	}

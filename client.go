@@ -2,6 +2,7 @@ package sso
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -19,7 +20,26 @@ import (
 // Use it within the request it was made for; the session changes it makes
 // are saved when that request's response is written.
 func (a *Auth) Client(ctx context.Context) *http.Client {
-	return &http.Client{Transport: &oauth2.Transport{Source: customerSource{a: a, ctx: ctx}}}
+	return BearerClient(customerSource{a: a, ctx: ctx})
+}
+
+// BearerClient returns an [http.Client] that sends src's token in an
+// "Authorization: Bearer" header (RFC 6750 §2.1) on every request. It
+// follows redirects only within the origin (scheme and host) of the first
+// request: a redirect elsewhere is returned to the caller unfollowed, so
+// the token never reaches another host.
+func BearerClient(src oauth2.TokenSource) *http.Client {
+	return &http.Client{Transport: &oauth2.Transport{Source: src}, CheckRedirect: sameOriginRedirect}
+}
+
+func sameOriginRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("sso: stopped after 10 redirects")
+	}
+	if req.URL.Scheme != via[0].URL.Scheme || req.URL.Host != via[0].URL.Host {
+		return http.ErrUseLastResponse
+	}
+	return nil
 }
 
 // customerSource reads the customer's current token from the session.
@@ -70,6 +90,9 @@ func (c *cachedSource) Token() (*oauth2.Token, error) {
 	obtained := c.now()
 	tok, err := c.src.Token()
 	if err != nil {
+		if c.tok != nil && obtained.Before(c.expires) {
+			return c.tok, nil // renewal failed early: the cached token still works
+		}
 		return nil, err
 	}
 	c.tok = tok

@@ -166,6 +166,10 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	h.login(istores.Name)
 	h.clock.Advance(61 * time.Minute)
 	h.currentToken(c)
+	// A refresh the provider refuses, logged as a failure.
+	h.clock.Advance(61 * time.Minute)
+	h.stand.Inject(ssotest.Failure{Grant: ssotest.GrantRefreshToken, TokenError: "invalid_grant"})
+	assertLoggedOut(t, h, c)
 	for _, f := range []ssotest.Failure{
 		{TokenError: "invalid_grant"}, {Status: 500}, {MalformedJSON: true}, {Oversized: true},
 		{Redirect: true}, {IDTokenNonce: "x"}, {Deny: true},
@@ -182,6 +186,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	h.stand.Reset()
 	logs := h.logs.String()
 	require.Contains(t, logs, "reason=", "the failures were logged")
+	require.Contains(t, logs, "refresh refused")
 
 	var secrets []string
 	for _, r := range h.stand.TokenRequests() {

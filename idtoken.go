@@ -33,7 +33,8 @@ type IDTokenRules struct {
 }
 
 // Verify checks raw and the nonce of the login it belongs to, and returns
-// its claims.
+// its claims. An empty nonce means raw came with a refresh (OIDC Core
+// §12.2), where the nonce is not checked; a login always has one.
 func (v IDTokenRules) Verify(ctx context.Context, raw, nonce string) (*Claims, error) {
 	if raw == "" {
 		return nil, errors.New("sso: the token response has no id_token")
@@ -79,9 +80,18 @@ func (v IDTokenRules) Verify(ctx context.Context, raw, nonce string) (*Claims, e
 			return nil, fmt.Errorf("sso: ID token: %w", err)
 		}
 	}
-	got, _ := mc["nonce"].(string)
-	if subtle.ConstantTimeCompare([]byte(got), []byte(nonce)) != 1 {
-		return nil, errors.New("sso: ID token: nonce does not match the login")
+	if nonce != "" {
+		got, _ := mc["nonce"].(string)
+		if subtle.ConstantTimeCompare([]byte(got), []byte(nonce)) != 1 {
+			return nil, errors.New("sso: ID token: nonce does not match the login")
+		}
+	}
+	// OIDC Core §3.1.3.7 (4, 5): with several audiences, the authorized
+	// party must be this client.
+	if aud, _ := mc.GetAudience(); len(aud) > 1 {
+		if azp, _ := mc["azp"].(string); azp != v.ClientID {
+			return nil, errors.New("sso: ID token: several audiences and azp is not this client")
+		}
 	}
 	return newClaims(mc), nil
 }

@@ -16,8 +16,12 @@ import (
 )
 
 // jwksMinRefetch limits how often an unknown key ID makes [JWKS] fetch the
-// set again, so forged tokens cannot make us hammer the provider.
-const jwksMinRefetch = time.Minute
+// set again, so forged tokens cannot make us hammer the provider; after a
+// failed fetch, jwksRetry is the wait before the next try.
+const (
+	jwksMinRefetch = time.Minute
+	jwksRetry      = 5 * time.Second
+)
 
 // JWKS is a provider's JSON Web Key Set (RFC 7517) fetched from a URL and
 // cached; an unknown key ID fetches it again (at most once a minute), so
@@ -28,7 +32,8 @@ type JWKS struct {
 
 	mu      sync.Mutex
 	keys    map[string]*rsa.PublicKey
-	fetched time.Time
+	fetched time.Time // last successful fetch
+	failed  time.Time // last failed fetch
 }
 
 // NewJWKS returns a key set read from url with client (made safe by
@@ -53,9 +58,14 @@ func (j *JWKS) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	if !j.fetched.IsZero() && time.Since(j.fetched) < jwksMinRefetch {
 		return nil, errors.New("sso: unknown signing key")
 	}
-	if err := j.fetch(ctx); err != nil {
-		return nil, err
+	if !j.failed.IsZero() && time.Since(j.failed) < jwksRetry {
+		return nil, fail(ErrProviderUnavailable, "JWKS fetch failed recently", nil)
 	}
+	if err := j.fetch(ctx); err != nil {
+		j.failed = time.Now()
+		return nil, fail(ErrProviderUnavailable, "fetching JWKS", err)
+	}
+	j.fetched, j.failed = time.Now(), time.Time{}
 	if k := j.lookup(kid); k != nil {
 		return k, nil
 	}
@@ -73,7 +83,6 @@ func (j *JWKS) lookup(kid string) *rsa.PublicKey {
 }
 
 func (j *JWKS) fetch(ctx context.Context) error {
-	j.fetched = time.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
 	if err != nil {
 		return err

@@ -15,8 +15,9 @@ import (
 // A token that is about to expire is refreshed first when the provider
 // supports it ([Refresher]); concurrent requests of one session share one
 // refresh. A request without a valid login is not passed on: a browser
-// navigating to a page is redirected to log in and comes back to that page
-// afterwards; any other request (API clients, XHR, non-GET) gets 401 with a
+// navigating to a page is redirected to log in (through the provider of a
+// login that has just ended, else [Config.DefaultProvider]) and comes back
+// to that page afterwards; any other request (API clients, XHR, non-GET) gets 401 with a
 // WWW-Authenticate challenge and a JSON body, never a redirect.
 func (a *Auth) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -25,7 +26,7 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 		case err == nil:
 			next.ServeHTTP(w, r.WithContext(withLogin(r.Context(), a, l)))
 		case errors.Is(err, ErrLoginRequired):
-			a.loginRequired(w, r)
+			a.loginRequired(w, r, l.Provider)
 		default:
 			a.report(w, r, l.Provider, err)
 		}
@@ -50,8 +51,10 @@ func (a *Auth) RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 	}
 }
 
-// loginRequired answers a request that has no valid login.
-func (a *Auth) loginRequired(w http.ResponseWriter, r *http.Request) {
+// loginRequired answers a request that has no valid login. A browser whose
+// login has just ended logs in again through the same provider (named by
+// previous); others go to [Config.LoginPath] or the default provider.
+func (a *Auth) loginRequired(w http.ResponseWriter, r *http.Request, previous string) {
 	noStore(w)
 	if !isBrowserNavigation(r) {
 		w.Header().Set("WWW-Authenticate", a.challenge)
@@ -67,7 +70,11 @@ func (a *Auth) loginRequired(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, a.loginPath+sep+"return_to="+url.QueryEscape(back), http.StatusFound)
 		return
 	}
-	a.startLogin(w, r, a.defaultP, back)
+	p, ok := a.providers[previous]
+	if !ok {
+		p = a.defaultP
+	}
+	a.startLogin(w, r, p, back)
 }
 
 // Identify puts the customer's login into the request context when there

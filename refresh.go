@@ -16,10 +16,17 @@ const (
 	// newerWait is how long to look for a token set stored by another
 	// request or instance after the provider refused a refresh token.
 	newerWait = time.Second
-	// rotationMemory is how long a used refresh token's successor is
-	// remembered (see rotatedTokens).
+	// rotationMemory is how long, past its expiry, a used refresh token's
+	// successor is remembered (see rotatedTokens).
 	rotationMemory = 10 * time.Minute
 )
+
+// errSessionGone marks a refresh that found the session, or its login,
+// gone from the store: the customer logged out meanwhile.
+var errSessionGone = errors.New("sso: session gone")
+
+// errNoNewer: no newer token set turned up after a refused refresh.
+var errNoNewer = errors.New("sso: no newer token set")
 
 // currentLogin returns the request session's login, refreshed if it is
 // about to expire. It returns an error wrapping [ErrLoginRequired] when
@@ -53,6 +60,12 @@ func (a *Auth) currentLogin(ctx context.Context) (login, error) {
 	switch {
 	case err == nil:
 		return nl, nil
+	case errors.Is(err, errSessionGone):
+		// Logged out (on any instance) while this request ran: drop the
+		// request's copy of the session, so that saving it cannot bring
+		// the login back under the old session ID.
+		_ = a.sm.Destroy(ctx)
+		return l, ErrLoginRequired
 	case errors.Is(err, ErrRefresh):
 		a.logFailure(ctx, l.Provider, err)
 		a.sm.Remove(ctx, loginKey)
@@ -77,9 +90,12 @@ func (a *Auth) needsRefresh(l *login, now time.Time) bool {
 }
 
 // refreshLogin renews l. All requests of one session that arrive while a
-// refresh is running share it (one provider call); the result is put into
-// this request's session too. When valid is true, the request waits at most
-// [staleWait] and then goes on with the old token while the refresh finishes.
+// refresh is running share it (one provider call), which stores the result
+// in the session store itself. The result is not put into this request's
+// copy of the session: saving that copy at the end of the request could
+// bring back a session logged out in the meantime. When valid is true, the
+// request waits at most [staleWait] and then goes on with the old token
+// while the refresh finishes.
 func (a *Auth) refreshLogin(ctx context.Context, p Provider, rf Refresher, l login, valid bool) (login, error) {
 	sessionToken := a.sm.Token(ctx)
 	ch := a.refresh.DoChan(sessionToken, func() (any, error) {
@@ -99,7 +115,7 @@ func (a *Auth) refreshLogin(ctx context.Context, p Provider, rf Refresher, l log
 			return l, res.Err
 		}
 		nl := res.Val.(login)
-		a.sm.Put(ctx, loginKey, nl)
+		nl.Scopes = slices.Clone(nl.Scopes) // shared by every waiter
 		return nl, nil
 	case <-timeout:
 		return l, fail(ErrProviderUnavailable, "refresh still running", nil)
@@ -112,18 +128,22 @@ func (a *Auth) refreshLogin(ctx context.Context, p Provider, rf Refresher, l log
 // instance may have refreshed already), then calls the provider, and stores
 // the new token set at once so others find it.
 func (a *Auth) doRefresh(ctx context.Context, p Provider, rf Refresher, stale login, sessionToken string) (login, error) {
-	sctx, fresh, err := a.reload(ctx, sessionToken)
+	_, fresh, err := a.reload(ctx, sessionToken)
 	if err != nil {
 		return stale, err
 	}
 	if fresh.AccessToken != stale.AccessToken && fresh.Provider == stale.Provider && !a.needsRefresh(&fresh, a.now()) {
 		return fresh, nil
 	}
-	used := fresh.RefreshToken
-	if next, ok := a.rotated.successor(used, a.now()); ok && !a.needsRefresh(&next, a.now()) {
-		// A stale copy of the session was written back after we refreshed.
-		return a.store(sctx, stale, next)
+	if next, ok := a.rotated.successor(fresh.RefreshToken, a.now()); ok {
+		// A stale copy of the session was written back after a refresh:
+		// continue from the newest token set, never the dead refresh token.
+		if !a.needsRefresh(&next, a.now()) {
+			return a.store(ctx, sessionToken, next)
+		}
+		fresh = next
 	}
+	used := fresh.RefreshToken
 	tok, err := rf.Refresh(ctx, used)
 	if err != nil {
 		cerr := classifyTokenError(p.Name(), err)
@@ -132,17 +152,30 @@ func (a *Auth) doRefresh(ctx context.Context, p Provider, rf Refresher, stale lo
 		}
 		// Refused: if the token was used by another instance, its result
 		// shows up in the store soon; otherwise the login is over.
-		if nl, ok := a.awaitNewer(ctx, sessionToken, used); ok {
+		nl, err := a.awaitNewer(ctx, sessionToken, used)
+		if err == nil {
 			return nl, nil
+		}
+		if errors.Is(err, errSessionGone) {
+			return stale, err
 		}
 		return stale, fail(ErrRefresh, safeCode(oauthErrorCode(cerr)), cerr)
 	}
 	nl := loginFromToken(p, tok, a.now(), &fresh)
-	a.rotated.put(used, nl, a.now().Add(rotationMemory))
-	if _, err := a.store(sctx, stale, nl); err != nil {
-		// The used refresh token is dead: keep the new set regardless. The
-		// requests waiting on this refresh put it into their sessions, which
-		// LoadAndSave saves at their end.
+	if err := a.checkRefreshedIDToken(ctx, p, &fresh, &nl); err != nil {
+		return stale, err
+	}
+	remember := nl.Expiry
+	if now := a.now(); remember.Before(now) {
+		remember = now
+	}
+	a.rotated.put(used, nl, remember.Add(rotationMemory))
+	if nl, err = a.store(ctx, sessionToken, nl); err != nil {
+		if errors.Is(err, errSessionGone) {
+			return nl, err
+		}
+		// The used refresh token is dead: keep the new set regardless; the
+		// rotated-token memory hands it to the next request.
 		a.logFailure(ctx, p.Name(), err)
 	}
 	if a.onRefresh != nil {
@@ -151,12 +184,35 @@ func (a *Auth) doRefresh(ctx context.Context, p Provider, rf Refresher, stale lo
 	return nl, nil
 }
 
-// store puts nl into the session loaded in sctx and commits it at once, so
-// other requests and instances find it. On failure it returns stale.
-func (a *Auth) store(sctx context.Context, stale, nl login) (login, error) {
+// checkRefreshedIDToken verifies an ID token that came with a refresh: the
+// same checks as at login except the nonce, and the same subject as the ID
+// token it replaces (OIDC Core §12.2).
+func (a *Auth) checkRefreshedIDToken(ctx context.Context, p Provider, prev, nl *login) error {
+	v, ok := p.(IDTokenVerifier)
+	if !ok || nl.IDToken == prev.IDToken {
+		return nil
+	}
+	c, err := v.VerifyIDToken(ctx, nl.IDToken, "")
+	if err != nil {
+		return fail(ErrRefresh, "ID token rejected", err)
+	}
+	if old := a.claims.get(prev.IDToken); old != nil && old.Subject() != c.Subject() {
+		return fail(ErrRefresh, "ID token names another subject", nil)
+	}
+	return nil
+}
+
+// store commits nl to the session in the store at once, so that other
+// requests and instances find it — unless the session has been destroyed
+// (logged out) meanwhile, which it must not bring back.
+func (a *Auth) store(ctx context.Context, sessionToken string, nl login) (login, error) {
+	sctx, _, err := a.reload(ctx, sessionToken)
+	if err != nil {
+		return nl, err
+	}
 	a.sm.Put(sctx, loginKey, nl)
 	if _, _, err := a.sm.Commit(sctx); err != nil {
-		return stale, fail(ErrSession, "storing refreshed token", err)
+		return nl, fail(ErrSession, "storing refreshed token", err)
 	}
 	return nl, nil
 }
@@ -169,34 +225,35 @@ func (a *Auth) reload(ctx context.Context, sessionToken string) (context.Context
 		return nil, login{}, fail(ErrSession, "loading session", err)
 	}
 	if a.sm.Token(sctx) == "" {
-		return nil, login{}, fail(ErrRefresh, "session ended", nil)
+		return nil, login{}, fail(ErrRefresh, "session ended", errSessionGone)
 	}
 	l, ok := loadLogin(sctx, a.sm)
 	if !ok {
-		return nil, login{}, fail(ErrRefresh, "logged out", nil)
+		return nil, login{}, fail(ErrRefresh, "logged out", errSessionGone)
 	}
 	return sctx, l, nil
 }
 
 // awaitNewer polls the store for a token set whose refresh token is not
-// used, for at most [newerWait].
-func (a *Auth) awaitNewer(ctx context.Context, sessionToken, used string) (login, bool) {
+// used, for at most [newerWait]. It fails with errSessionGone when the
+// session disappears, and with errNoNewer when nothing newer turns up.
+func (a *Auth) awaitNewer(ctx context.Context, sessionToken, used string) (login, error) {
 	deadline := time.Now().Add(newerWait)
 	for pause := 10 * time.Millisecond; ; pause = min(pause*2, 200*time.Millisecond) {
 		_, l, err := a.reload(ctx, sessionToken)
 		if err != nil {
-			return login{}, false
+			return login{}, err
 		}
 		if l.RefreshToken != used {
-			return l, true
+			return l, nil
 		}
 		if time.Now().Add(pause).After(deadline) {
-			return login{}, false
+			return login{}, errNoNewer
 		}
 		select {
 		case <-time.After(pause):
 		case <-ctx.Done():
-			return login{}, false
+			return login{}, ctx.Err()
 		}
 	}
 }

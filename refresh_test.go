@@ -3,7 +3,10 @@ package sso_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,12 +153,15 @@ func TestInvalidGrantAfterAnotherInstanceRefreshed(t *testing.T) {
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		otherToken = h.view(resp).Subject
+		h.view(resp)
+		h.mu.Lock()
+		otherToken = h.tokens[len(h.tokens)-1]
+		h.mu.Unlock()
 	}
 	h.clock.Advance(61 * time.Minute)
 	got := h.currentToken(c)
-	assert.NotEqual(t, old, got, "the token the other instance stored is used")
-	assert.Equal(t, "customer-1", otherToken)
+	assert.NotEqual(t, old, got)
+	assert.Equal(t, otherToken, got, "the token the other instance stored is used")
 	assert.Equal(t, 2, h.refreshCalls(), "the other instance's refresh and our refused one")
 	assert.Equal(t, http.StatusOK, h.getJSON(c, "/private").StatusCode, "nobody was logged out")
 	assert.Equal(t, 2, h.refreshCalls())
@@ -205,25 +211,26 @@ func TestRefreshProviderDownAfterExpiry(t *testing.T) {
 }
 
 func TestRefreshRefusedLogsOutCleanly(t *testing.T) {
-	h := newHarness(t)
 	var errs []error
 	var mu sync.Mutex
 	h2 := newHarness(t, withConfig(func(cfg *sso.Config) {
 		cfg.OnError = func(_ context.Context, err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() }
 	}))
-	_ = h
 	c := h2.login(multicart.Name)
 	h2.clock.Advance(61 * time.Minute)
 	h2.stand.Inject(ssotest.Failure{Grant: ssotest.GrantRefreshToken, TokenError: "invalid_grant"})
 
-	// A browser is sent to log in again and comes back to its page.
+	// A browser is sent to log in again, through the provider it used, and
+	// comes back to its page.
 	resp := h2.get(noFollow(c), "/private/orders")
 	require.Equal(t, http.StatusFound, resp.StatusCode)
-	assert.Contains(t, resp.Header.Get("Location"), h2.stand.Istores().AuthURL)
+	assert.True(t, strings.HasPrefix(resp.Header.Get("Location"), h2.stand.Multicart().AuthURL), resp.Header.Get("Location"))
 	h2.stand.Reset()
-	resp = h2.get(c, "/private/orders")
+	resp = h2.get(c, resp.Header.Get("Location"))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "/private/orders", h2.view(resp).Path)
+	v := h2.view(resp)
+	assert.Equal(t, "/private/orders", v.Path)
+	assert.Equal(t, multicart.Name, v.Provider)
 
 	// An API client gets 401.
 	c2 := h2.login(multicart.Name)
@@ -296,5 +303,80 @@ func TestStaleSessionWrittenBackAfterRefresh(t *testing.T) {
 	require.NoError(t, h.sm.Store.Commit(id, stale, h.clock.Now().Add(time.Hour)))
 	assert.Equal(t, refreshed, h.currentToken(c), "the successor of the written-back refresh token is reused")
 	assert.Equal(t, 1, h.refreshCalls(), "no provider call with the dead refresh token")
+
+	// Written back again, and now the successor has expired too: the next
+	// refresh must start from the successor's refresh token.
+	require.NoError(t, h.sm.Store.Commit(id, stale, h.clock.Now().Add(time.Hour)))
+	h.clock.Advance(61 * time.Minute)
+	third := h.currentToken(c)
+	assert.NotEqual(t, refreshed, third)
+	require.Equal(t, 2, h.refreshCalls())
+	var used []string
+	for _, r := range h.stand.TokenRequests() {
+		if r.Grant == ssotest.GrantRefreshToken {
+			used = append(used, r.Form.Get("refresh_token"))
+		}
+	}
+	assert.NotEqual(t, used[0], used[1], "the dead refresh token was not spent again")
 	assert.NotContains(t, h.logs.String(), "refused")
+}
+
+// TestLogoutDuringRefresh: a logout that lands while a refresh is in flight
+// stays a logout; the refresh does not bring the session back.
+func TestLogoutDuringRefresh(t *testing.T) {
+	h := newHarness(t)
+	c := h.login(multicart.Name)
+	id := sessionCookie(c, h.app.URL)
+	h.clock.Advance(61 * time.Minute)
+	h.stand.Inject(ssotest.Failure{Grant: ssotest.GrantRefreshToken, Delay: 500 * time.Millisecond})
+
+	done := make(chan int)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, h.app.URL+"/private", nil)
+		req.Header.Set("Accept", "application/json")
+		req.AddCookie(&http.Cookie{Name: "session", Value: id})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	require.Eventually(t, func() bool { return h.refreshCalls() == 1 }, 5*time.Second, 5*time.Millisecond)
+	req, _ := http.NewRequest(http.MethodPost, h.app.URL+"/logout", nil)
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	assert.Equal(t, http.StatusUnauthorized, <-done, "the in-flight request sees the logout")
+
+	_, found, err := h.sm.Store.Find(id)
+	require.NoError(t, err)
+	assert.False(t, found, "the session stays deleted")
+	assertLoggedOut(t, h, c)
+	copyOfCookie := h.browser()
+	copyOfCookie.Jar.SetCookies(mustURL(h.app.URL), []*http.Cookie{{Name: "session", Value: id}})
+	assertLoggedOut(t, h, copyOfCookie)
+}
+
+// TestClientKeepsTokenOnItsOrigin: the customer's bearer token does not
+// follow a redirect to another host.
+func TestClientKeepsTokenOnItsOrigin(t *testing.T) {
+	var leaked atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			leaked.Store(true)
+		}
+	}))
+	defer other.Close()
+	redirecting := httptest.NewServer(http.RedirectHandler(strings.Replace(other.URL, "127.0.0.1", "localhost", 1), http.StatusFound))
+	defer redirecting.Close()
+
+	h := newHarness(t)
+	c := h.login(multicart.Name)
+	h.api.Config.Handler = http.RedirectHandler(redirecting.URL, http.StatusFound) // same host, other port: another origin
+	resp := h.getJSON(c, "/call")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.False(t, leaked.Load(), "the token reached another origin")
 }

@@ -207,6 +207,15 @@ func TestExampleCookieSecureOnlyOverHTTPS(t *testing.T) {
 	}
 }
 
+func TestSecureFollowsTheScheme(t *testing.T) {
+	for base, want := range map[string]bool{
+		"https://shop.example": true, "HTTPS://shop.example": true, "http://shop.example": false,
+		"http://127.0.0.1:8080": false, "": false,
+	} {
+		assert.Equal(t, want, secure(base), base)
+	}
+}
+
 func TestExampleAdminWhoami(t *testing.T) {
 	e := newExampleApp(t, "http")
 	for range 3 {

@@ -64,4 +64,7 @@ func (s settings) baseURLFor(addr net.Addr) string {
 
 // secure reports whether cookies get the Secure attribute: exactly when
 // the public URL is https.
-func secure(baseURL string) bool { return strings.HasPrefix(baseURL, "https://") }
+func secure(baseURL string) bool {
+	u, err := url.Parse(baseURL) // the scheme comes back lower-case
+	return err == nil && u.Scheme == "https"
+}

@@ -6,19 +6,20 @@ import (
 	"strings"
 )
 
-// Add returns base with q added to the query base already has (a redirect
-// URL such as "https://app/login?multicart" keeps its own parameters).
+// Add returns base (an endpoint URL, possibly with a query of its own, such
+// as a tenant parameter) with q appended to its query. base's own query is
+// kept byte for byte.
 func Add(base string, q url.Values) string {
 	u, err := url.Parse(base)
 	if err != nil {
 		return base
 	}
-	all := u.Query()
-	for k, v := range q {
-		all[k] = v
-	}
 	// Spaces as %20, as encodeURIComponent writes them (the providers'
 	// guides say so); a literal "+" is already %2B.
-	u.RawQuery = strings.ReplaceAll(all.Encode(), "+", "%20")
+	enc := strings.ReplaceAll(q.Encode(), "+", "%20")
+	if u.RawQuery != "" {
+		enc = u.RawQuery + "&" + enc
+	}
+	u.RawQuery = enc
 	return u.String()
 }

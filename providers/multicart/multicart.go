@@ -225,8 +225,9 @@ func (p *Provider) ServiceTokenSource(scopes ...string) (oauth2.TokenSource, err
 
 // ServiceClient returns an [http.Client] that sends the service token from
 // src (see [Provider.ServiceTokenSource]) on every request.
+// Redirects are followed only within the same origin ([sso.BearerClient]).
 func ServiceClient(src oauth2.TokenSource) *http.Client {
-	return &http.Client{Transport: &oauth2.Transport{Source: src}}
+	return sso.BearerClient(src)
 }
 
 // ccSource fetches a new client-credentials token on every call; the cache

@@ -223,7 +223,13 @@ func TestVerifyIDToken(t *testing.T) {
 	}{
 		{"valid, signature checked", true, func() string { return k.sign(t, base(), jwt.SigningMethodRS256, k.priv) }, nonce, false},
 		{"valid, from the token endpoint", false, func() string { return k.sign(t, base(), jwt.SigningMethodRS256, k.priv) }, nonce, false},
-		{"audience in a list", true, func() string { return k.sign(t, with("aud", []string{"x", aud}), jwt.SigningMethodRS256, k.priv) }, nonce, false},
+		{"audience in a list, azp this client", true, func() string {
+			c := with("aud", []string{"x", aud})
+			c["azp"] = aud
+			return k.sign(t, c, jwt.SigningMethodRS256, k.priv)
+		}, nonce, false},
+		{"several audiences, no azp", true, func() string { return k.sign(t, with("aud", []string{"x", aud}), jwt.SigningMethodRS256, k.priv) }, nonce, true},
+		{"refresh: no nonce to check", true, func() string { return k.sign(t, without("nonce"), jwt.SigningMethodRS256, k.priv) }, "", false},
 		{"wrong issuer", true, func() string { return k.sign(t, with("iss", "https://evil.example"), jwt.SigningMethodRS256, k.priv) }, nonce, true},
 		{"wrong audience", true, func() string { return k.sign(t, with("aud", "other-app"), jwt.SigningMethodRS256, k.priv) }, nonce, true},
 		{"wrong nonce", true, func() string { return k.sign(t, base(), jwt.SigningMethodRS256, k.priv) }, "n-other", true},
