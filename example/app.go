@@ -153,6 +153,8 @@ func providers(s settings, base string, d deps) (*istores.Provider, *multicart.P
 		RedirectURL:  base + "/auth/multicart/callback",
 		AuthURL:      s.MulticartAuthURL,
 		TokenURL:     s.MulticartTokenURL,
+		Issuer:       s.MulticartIssuer,
+		JWKSURL:      s.MulticartJWKSURL,
 		Now:          d.Now,
 	}
 	if mcfg.ClientID == "" {

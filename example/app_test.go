@@ -229,3 +229,57 @@ func TestExampleAdminWhoami(t *testing.T) {
 	}
 	assert.Equal(t, 1, e.stand.TokenCalls(ssotest.ProviderMulticart, ssotest.GrantClientCredentials), "cached")
 }
+
+// TestExampleAgainstConfiguredProviders points the example, through its
+// environment, at provider servers of its own (here a separate stand-in, as
+// a staging deployment of the real services would be): it logs customers in
+// through both and refuses forged and replayed callbacks.
+func TestExampleAgainstConfiguredProviders(t *testing.T) {
+	remote := ssotest.NewServer(ssotest.Options{AutoApprove: true, Subject: "remote-customer"})
+	t.Cleanup(remote.Close)
+	ie, me := remote.Istores(), remote.Multicart()
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	env := map[string]string{
+		"BASE_URL":          base,
+		"ISTORES_CLIENT_ID": ie.Client.ID, "ISTORES_CLIENT_SECRET": ie.Client.Secret,
+		"ISTORES_AUTH_URL": ie.AuthURL, "ISTORES_TOKEN_URL": ie.TokenURL,
+		"MULTICART_CLIENT_ID": me.Client.ID, "MULTICART_CLIENT_SECRET": me.Client.Secret,
+		"MULTICART_AUTH_URL": me.AuthURL, "MULTICART_TOKEN_URL": me.TokenURL,
+	}
+	s, err := settingsFromEnv(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	require.False(t, s.usesStandIn())
+	a, err := newApp(s, base, slog.New(slog.DiscardHandler), deps{})
+	require.NoError(t, err)
+	t.Cleanup(a.close)
+	srv.Config.Handler = a.handler
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	for _, p := range []string{"istores", "multicart"} {
+		t.Run(p, func(t *testing.T) {
+			c := appBrowser(t)
+			nf := &http.Client{Jar: c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, _ := appGet(t, nf, srv.URL+"/auth/"+p+"/login", "text/html")
+			require.Equal(t, http.StatusFound, resp.StatusCode)
+			require.True(t, strings.HasPrefix(resp.Header.Get("Location"), remote.URL()), "sent to the configured provider")
+			resp, _ = appGet(t, nf, resp.Header.Get("Location"), "text/html")
+			cb := resp.Header.Get("Location")
+
+			forged := regexp.MustCompile(`state=[^&]+`).ReplaceAllString(cb, "state=forged")
+			resp, _ = appGet(t, nf, forged, "text/html")
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+
+			resp, _ = appGet(t, nf, cb, "text/html")
+			require.Equal(t, http.StatusFound, resp.StatusCode)
+			resp, body := appGet(t, c, srv.URL+"/me", "application/json")
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Contains(t, body, `"subject":"remote-customer"`)
+			assert.Contains(t, body, `"provider":"`+p+`"`)
+
+			resp, _ = appGet(t, nf, cb, "text/html")
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "a replay is refused")
+		})
+	}
+}

@@ -17,6 +17,8 @@
 //	MULTICART_CLIENT_SECRET   for the Admin API's client-credentials token
 //	MULTICART_AUTH_URL        default https://identity.multicartshop.com/
 //	MULTICART_TOKEN_URL       default https://identity.multicartshop.com/api/connect/token
+//	MULTICART_ISSUER          expected ID-token issuer (default: MULTICART_AUTH_URL without its trailing slash)
+//	MULTICART_JWKS_URL        verify ID-token signatures with this key set (default: not checked; see README)
 //	REDIS_URL                 keep sessions in Redis (redis://127.0.0.1:6379/0) so instances share them
 package main
 

@@ -17,6 +17,7 @@ type settings struct {
 
 	MulticartClientID, MulticartClientSecret string
 	MulticartAuthURL, MulticartTokenURL      string
+	MulticartIssuer, MulticartJWKSURL        string
 
 	RedisURL string
 }
@@ -33,6 +34,8 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 		MulticartClientSecret: getenv("MULTICART_CLIENT_SECRET"),
 		MulticartAuthURL:      getenv("MULTICART_AUTH_URL"),
 		MulticartTokenURL:     getenv("MULTICART_TOKEN_URL"),
+		MulticartIssuer:       getenv("MULTICART_ISSUER"),
+		MulticartJWKSURL:      getenv("MULTICART_JWKS_URL"),
 		RedisURL:              getenv("REDIS_URL"),
 	}
 	if s.Addr == "" {

@@ -12,7 +12,9 @@
 // Documented by Multicart: the authorize and token URLs, their parameters,
 // the response fields and the client-credentials request. Assumed (not
 // documented): the refresh grant is the standard grant_type=refresh_token
-// and rotates the refresh token; the ID token's issuer is [Issuer]; there is
+// and rotates the refresh token; the ID token's issuer is the identity
+// service's base URL — the authorize URL without its trailing slash, which
+// for the real service is [Issuer]; there is
 // no published JWKS, so ID-token signatures are checked only when
 // [Config.JWKSURL] is set.
 package multicart
@@ -39,7 +41,8 @@ const Name = "multicart"
 const (
 	AuthURL  = "https://identity.multicartshop.com/"
 	TokenURL = "https://identity.multicartshop.com/api/connect/token"
-	// Issuer is the expected "iss" of ID tokens (an assumption).
+	// Issuer is the expected "iss" of the real service's ID tokens (an
+	// assumption: the base URL of the identity service).
 	Issuer = "https://identity.multicartshop.com"
 )
 
@@ -71,9 +74,12 @@ type Config struct {
 	RedirectURL string
 	// Scopes to request. Zero: [DefaultScopes].
 	Scopes []string
-	// AuthURL, TokenURL and Issuer override the real ones. Zero: [AuthURL],
-	// [TokenURL], [Issuer].
-	AuthURL, TokenURL, Issuer string
+	// AuthURL and TokenURL override the real ones. Zero: [AuthURL],
+	// [TokenURL].
+	AuthURL, TokenURL string
+	// Issuer is the expected "iss" of ID tokens. Zero: AuthURL without its
+	// query and trailing slash — [Issuer] for the real service.
+	Issuer string
 	// JWKSURL, when set, makes ID-token signatures verified against that
 	// key set. Zero: signatures are not checked (the token comes straight
 	// from the token endpoint over TLS, OIDC Core §3.1.3.7); iss, aud, exp,
@@ -113,7 +119,7 @@ func New(cfg Config) (*Provider, error) {
 		cfg.TokenURL = TokenURL
 	}
 	if cfg.Issuer == "" {
-		cfg.Issuer = Issuer
+		cfg.Issuer = issuerFor(cfg.AuthURL)
 	}
 	for _, u := range []string{cfg.AuthURL, cfg.TokenURL} {
 		if pu, err := url.Parse(u); err != nil || !pu.IsAbs() {
@@ -238,3 +244,14 @@ type ccSource struct {
 }
 
 func (s ccSource) Token() (*oauth2.Token, error) { return s.cc.Token(s.ctx) }
+
+// issuerFor is the assumed issuer of an identity service whose authorize
+// URL is authURL: its base URL, without query or trailing slash.
+func issuerFor(authURL string) string {
+	u, err := url.Parse(authURL)
+	if err != nil {
+		return authURL
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return strings.TrimSuffix(u.String(), "/")
+}

@@ -267,3 +267,22 @@ func TestVerifyIDToken(t *testing.T) {
 		})
 	}
 }
+
+func TestIssuerDefaultsToTheServiceBaseURL(t *testing.T) {
+	for authURL, want := range map[string]string{
+		"":                                 multicart.Issuer,
+		"https://id.staging.example/":      "https://id.staging.example",
+		"https://id.example/tenant/?x=1":   "https://id.example/tenant",
+		"http://127.0.0.1:9999/multicart/": "http://127.0.0.1:9999/multicart",
+	} {
+		now := time.Now()
+		p, err := multicart.New(multicart.Config{ClientID: "app", RedirectURL: "https://a.example/cb", AuthURL: authURL,
+			Now: func() time.Time { return now }})
+		require.NoError(t, err)
+		k := newKeys(t)
+		raw := k.sign(t, jwt.MapClaims{"iss": want, "aud": "app", "sub": "s", "nonce": "n",
+			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}, jwt.SigningMethodRS256, k.priv)
+		_, err = p.VerifyIDToken(context.Background(), raw, "n")
+		assert.NoError(t, err, "auth URL %q: issuer %q accepted", authURL, want)
+	}
+}
