@@ -230,6 +230,10 @@ func (h *harness) private(w http.ResponseWriter, r *http.Request) {
 	h.tokens = append(h.tokens, tok.AccessToken)
 	h.mu.Unlock()
 	v := privateView{Provider: tok.Provider, Scopes: tok.Scopes, Expiry: tok.Expiry, Path: r.URL.RequestURI()}
+	if p, _ := sso.ProviderFromContext(r.Context()); p != tok.Provider {
+		http.Error(w, "ProviderFromContext disagrees with the token", http.StatusInternalServerError)
+		return
+	}
 	if c, ok := sso.ClaimsFromContext(r.Context()); ok {
 		v.Subject, v.Claims = c.Subject(), c.Map()
 	}
