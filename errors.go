@@ -160,28 +160,7 @@ func oauthErrorCode(err error) string {
 }
 
 // StatusCode returns the HTTP status this package answers err with.
-func StatusCode(err error) int {
-	var pe *ProviderError
-	switch {
-	case errors.Is(err, ErrMethod):
-		return http.StatusMethodNotAllowed
-	case errors.Is(err, ErrLoginRequired), errors.Is(err, ErrRefresh):
-		return http.StatusUnauthorized
-	case errors.Is(err, ErrInsufficientScope), errors.Is(err, ErrLoginRejected), errors.Is(err, ErrCrossSite):
-		return http.StatusForbidden
-	case errors.Is(err, ErrProviderUnavailable):
-		if isTimeoutFailure(err) {
-			return http.StatusGatewayTimeout
-		}
-		return http.StatusBadGateway
-	case errors.Is(err, ErrSession):
-		return http.StatusInternalServerError
-	case errors.As(err, &pe) && pe.Code == "access_denied":
-		return http.StatusForbidden
-	default:
-		return http.StatusBadRequest
-	}
-}
+func StatusCode(err error) int { return describe(err).status }
 
 func isTimeoutFailure(err error) bool {
 	var f *failure

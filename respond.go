@@ -53,63 +53,59 @@ func noStore(w http.ResponseWriter) {
 // {"error": "..."} for others. It never writes err's text, which may come
 // from a provider.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	status := StatusCode(err)
+	ans := describe(err)
 	noStore(w)
 	if acceptsHTML(r) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(status)
-		text := html.EscapeString(http.StatusText(status))
+		w.WriteHeader(ans.status)
+		text := html.EscapeString(http.StatusText(ans.status))
 		_, _ = w.Write([]byte("<!doctype html><meta charset=utf-8><title>" + text + "</title><h1>" + text +
-			"</h1><p>" + html.EscapeString(publicMessage(err)) + "</p><p><a href=\"/\">Back to the home page</a></p>\n"))
+			"</h1><p>" + html.EscapeString(ans.message) + "</p><p><a href=\"/\">Back to the home page</a></p>\n"))
 		return
 	}
-	writeJSONError(w, status, errorCode(err))
+	writeJSONError(w, ans.status, ans.code)
 }
 
-// publicMessage is the one sentence a customer sees for err.
-func publicMessage(err error) string {
-	switch {
-	case errors.Is(err, ErrLoginRequired), errors.Is(err, ErrRefresh):
-		return "Please log in."
-	case errors.Is(err, ErrInsufficientScope):
-		return "Your login does not allow this page."
-	case errors.Is(err, ErrLoginRejected):
-		return "This account cannot log in here."
-	case errors.Is(err, ErrProviderUnavailable):
-		return "The login service is not answering. Please try again in a moment."
-	case errors.Is(err, ErrMethod), errors.Is(err, ErrCrossSite):
-		return "This request is not allowed."
-	case errors.Is(err, ErrSession):
-		return "Something went wrong on our side. Please try again."
-	default:
-		return "The login could not be completed. Please start again."
-	}
+// answer is what a client is told about a failure: nothing of the error's
+// own text, only these fixed strings.
+type answer struct {
+	status  int
+	code    string // the API body's {"error": code}
+	message string // the one sentence a customer sees
 }
 
-// errorCode is the short machine-readable code of an API error body.
-func errorCode(err error) string {
+// describe maps err to its answer. It is the one place that decides how
+// each kind of failure is answered.
+func describe(err error) answer {
+	var pe *ProviderError
 	switch {
-	case errors.Is(err, ErrLoginRequired), errors.Is(err, ErrRefresh):
-		return "login_required"
-	case errors.Is(err, ErrInsufficientScope):
-		return "insufficient_scope"
-	case errors.Is(err, ErrProviderUnavailable):
-		return "provider_unavailable"
-	case errors.Is(err, ErrLoginRejected):
-		return "login_rejected"
 	case errors.Is(err, ErrMethod):
-		return "method_not_allowed"
+		return answer{http.StatusMethodNotAllowed, "method_not_allowed", "This request is not allowed."}
+	case errors.Is(err, ErrLoginRequired), errors.Is(err, ErrRefresh):
+		return answer{http.StatusUnauthorized, "login_required", "Please log in."}
+	case errors.Is(err, ErrInsufficientScope):
+		return answer{http.StatusForbidden, "insufficient_scope", "Your login does not allow this page."}
+	case errors.Is(err, ErrLoginRejected):
+		return answer{http.StatusForbidden, "login_rejected", "This account cannot log in here."}
 	case errors.Is(err, ErrCrossSite):
-		return "cross_site"
+		return answer{http.StatusForbidden, "cross_site", "This request is not allowed."}
+	case errors.Is(err, ErrProviderUnavailable):
+		status := http.StatusBadGateway
+		if isTimeoutFailure(err) {
+			status = http.StatusGatewayTimeout
+		}
+		return answer{status, "provider_unavailable", "The login service is not answering. Please try again in a moment."}
 	case errors.Is(err, ErrSession):
-		return "server_error"
+		return answer{http.StatusInternalServerError, "server_error", "Something went wrong on our side. Please try again."}
+	case errors.As(err, &pe) && pe.Code == "access_denied":
+		return answer{http.StatusForbidden, "login_failed", "The login could not be completed. Please start again."}
 	default:
-		return "login_failed"
+		return answer{http.StatusBadRequest, "login_failed", "The login could not be completed. Please start again."}
 	}
 }
 
-// writeJSONError writes {"error":code}. code is one of errorCode's fixed
+// writeJSONError writes {"error":code}. code is one of describe's fixed
 // strings, so it needs no escaping.
 func writeJSONError(w http.ResponseWriter, status int, code string) {
 	w.Header().Set("Content-Type", "application/json")
