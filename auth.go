@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -43,6 +44,15 @@ type Config struct {
 	// there with ?return_to=<the page they asked for> instead of straight
 	// to DefaultProvider.
 	LoginPath string
+
+	// LoginParams names extra authorize parameters (OIDC Core §3.1.2.1:
+	// login_hint, prompt, ui_locales, ...) that [Auth.Login] copies from
+	// its own query string into the provider's authorize URL, so a page
+	// can link to /auth/multicart/login?login_hint=ann@example.com. They
+	// override a provider's configured parameters of the same name. Names
+	// reserved to the protocol ([IsReservedAuthParam]) are refused by
+	// [New]. Zero: none is copied.
+	LoginParams []string
 
 	// AfterLogoutPath is where [Auth.Logout] sends browsers. Zero: "/".
 	AfterLogoutPath string
@@ -109,22 +119,23 @@ type LoginInfo struct {
 // Auth logs customers in and guards handlers. Create it with [New]; it is
 // safe for concurrent use.
 type Auth struct {
-	sm            *scs.SessionManager
-	providers     map[string]Provider
-	defaultP      Provider
-	loginPath     string
-	afterLogout   string
-	stateTTL      time.Duration
-	maxPending    int
-	refreshMargin time.Duration
-	challenge     string
-	log           *slog.Logger
-	errorHandler  func(http.ResponseWriter, *http.Request, error)
-	onLogin       func(context.Context, LoginInfo) error
-	onLogout      func(context.Context, LoginInfo)
-	onRefresh     func(context.Context, LoginInfo)
-	onError       func(context.Context, error)
-	now           func() time.Time
+	sm              *scs.SessionManager
+	providers       map[string]Provider
+	defaultP        Provider
+	loginPath       string
+	loginParamNames []string
+	afterLogout     string
+	stateTTL        time.Duration
+	maxPending      int
+	refreshMargin   time.Duration
+	challenge       string
+	log             *slog.Logger
+	errorHandler    func(http.ResponseWriter, *http.Request, error)
+	onLogin         func(context.Context, LoginInfo) error
+	onLogout        func(context.Context, LoginInfo)
+	onRefresh       func(context.Context, LoginInfo)
+	onError         func(context.Context, error)
+	now             func() time.Time
 
 	claims  claimCache
 	refresh singleflight.Group
@@ -171,6 +182,12 @@ func New(cfg Config) (*Auth, error) {
 		}
 		a.providers[p.Name()] = p
 	}
+	for _, name := range cfg.LoginParams {
+		if err := CheckAuthParams(url.Values{name: nil}); err != nil {
+			return nil, fmt.Errorf("sso: Config.LoginParams: %w", err)
+		}
+	}
+	a.loginParamNames = slices.Clone(cfg.LoginParams)
 	a.defaultP = cfg.Providers[0]
 	if cfg.DefaultProvider != "" {
 		if a.defaultP = a.providers[cfg.DefaultProvider]; a.defaultP == nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -12,7 +13,9 @@ import (
 // Login returns the handler that starts a login through the named
 // provider. It accepts GET with an optional return_to query parameter: a
 // relative path on this site where the customer lands after logging in
-// (anything else is replaced by "/").
+// (anything else is replaced by "/"), and the extra authorize parameters
+// named in [Config.LoginParams] (for example login_hint), which it passes
+// on to the provider.
 //
 // Login panics if no provider of that name is configured, as
 // [http.ServeMux.Handle] panics on a bad pattern: it is a mounting mistake.
@@ -24,13 +27,13 @@ func (a *Auth) Login(provider string) http.Handler {
 			a.report(w, r, provider, ErrMethod)
 			return
 		}
-		a.startLogin(w, r, p, returnTarget(r.URL.Query().Get("return_to")))
+		a.startLogin(w, r, p, returnTarget(r.URL.Query().Get("return_to")), a.loginParams(r))
 	})
 }
 
 // startLogin records a pending login in the session and redirects the
-// browser to the provider.
-func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, p Provider, returnTo string) {
+// browser to the provider, with extra authorize parameters when not nil.
+func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, p Provider, returnTo string, extra url.Values) {
 	now := a.now()
 	pd := pending{
 		Provider: p.Name(),
@@ -51,6 +54,7 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, p Provider, re
 		State:         pd.State,
 		CodeChallenge: oauth2.S256ChallengeFromVerifier(pd.Verifier),
 		Nonce:         pd.Nonce,
+		Extra:         extra,
 	})
 	noStore(w)
 	http.Redirect(w, r, target, http.StatusFound)

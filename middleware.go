@@ -74,7 +74,7 @@ func (a *Auth) loginRequired(w http.ResponseWriter, r *http.Request, previous st
 	if !ok {
 		p = a.defaultP
 	}
-	a.startLogin(w, r, p, back)
+	a.startLogin(w, r, p, back, nil)
 }
 
 // Identify puts the customer's login into the request context when there

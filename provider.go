@@ -2,6 +2,7 @@ package sso
 
 import (
 	"context"
+	"net/url"
 
 	"golang.org/x/oauth2"
 )
@@ -38,6 +39,12 @@ type AuthParams struct {
 	CodeChallenge string
 	// Nonce binds an OpenID Connect ID token to this login (OIDC Core §3.1.2.1).
 	Nonce string
+	// Extra holds this login's extra authorize parameters (for example
+	// login_hint, from [Config.LoginParams]), none of them reserved. A
+	// provider merges them over its configured ones with
+	// [MergeAuthParams] and then sets its protocol parameters, which
+	// always win.
+	Extra url.Values
 }
 
 // Refresher is implemented by providers that issue refresh tokens

@@ -156,6 +156,9 @@ func providers(s settings, base string, d deps) (*istores.Provider, *multicart.P
 		Issuer:       s.MulticartIssuer,
 		JWKSURL:      s.MulticartJWKSURL,
 		Now:          d.Now,
+
+		ServiceClientID:     s.MulticartServiceClientID,
+		ServiceClientSecret: s.MulticartServiceClientSecret,
 	}
 	if mcfg.ClientID == "" {
 		e := d.Stand.Multicart()

@@ -283,3 +283,59 @@ func TestExampleAgainstConfiguredProviders(t *testing.T) {
 		})
 	}
 }
+
+// TestExampleServiceClientFromEnv configures the Admin API token's client
+// through MULTICART_SERVICE_CLIENT_ID and _SECRET against a provider that
+// registers it apart from the login client.
+func TestExampleServiceClientFromEnv(t *testing.T) {
+	svc := ssotest.Client{ID: "shop-service", Secret: "shop-service-secret"}
+	remote := ssotest.NewServer(ssotest.Options{MulticartService: svc})
+	t.Cleanup(remote.Close)
+	ie, me := remote.Istores(), remote.Multicart()
+	tests := []struct {
+		name        string
+		env         map[string]string
+		wantStatus  int
+		wantSubject string
+	}{
+		{"separate service client", map[string]string{
+			"MULTICART_SERVICE_CLIENT_ID": svc.ID, "MULTICART_SERVICE_CLIENT_SECRET": svc.Secret,
+		}, http.StatusOK, svc.ID},
+		{"login client refused by this provider", nil, http.StatusBadGateway, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{
+				"ISTORES_CLIENT_ID": ie.Client.ID, "ISTORES_CLIENT_SECRET": ie.Client.Secret,
+				"ISTORES_AUTH_URL": ie.AuthURL, "ISTORES_TOKEN_URL": ie.TokenURL,
+				"MULTICART_CLIENT_ID": me.Client.ID, "MULTICART_CLIENT_SECRET": me.Client.Secret,
+				"MULTICART_AUTH_URL": me.AuthURL, "MULTICART_TOKEN_URL": me.TokenURL,
+			}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			s, err := settingsFromEnv(func(k string) string { return env[k] })
+			require.NoError(t, err)
+			a, err := newApp(s, "http://127.0.0.1:1", slog.New(slog.DiscardHandler), deps{})
+			require.NoError(t, err)
+			t.Cleanup(a.close)
+			rec := httptest.NewRecorder()
+			a.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/admin/whoami", nil))
+			require.Equal(t, tt.wantStatus, rec.Code, rec.Body.String())
+			if tt.wantSubject != "" {
+				var v map[string]string
+				require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &v))
+				assert.Equal(t, tt.wantSubject, v["subject"])
+			}
+			reqs := remote.TokenRequests()
+			require.NotEmpty(t, reqs)
+			last := reqs[len(reqs)-1]
+			assert.Equal(t, ssotest.GrantClientCredentials, last.Grant)
+			wantID := me.Client.ID
+			if id := tt.env["MULTICART_SERVICE_CLIENT_ID"]; id != "" {
+				wantID = id
+			}
+			assert.Equal(t, wantID, last.Form.Get("client_id"))
+		})
+	}
+}

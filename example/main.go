@@ -15,6 +15,8 @@
 //	ISTORES_TOKEN_URL         default https://nova.istores.co.il/oauth/token
 //	MULTICART_CLIENT_ID       use the real (or given) Multicart instead of the stand-in
 //	MULTICART_CLIENT_SECRET   for the Admin API's client-credentials token
+//	MULTICART_SERVICE_CLIENT_ID      a separate confidential client for that token (default: MULTICART_CLIENT_ID)
+//	MULTICART_SERVICE_CLIENT_SECRET  its secret (default: MULTICART_CLIENT_SECRET)
 //	MULTICART_AUTH_URL        default https://identity.multicartshop.com/
 //	MULTICART_TOKEN_URL       default https://identity.multicartshop.com/api/connect/token
 //	MULTICART_ISSUER          expected ID-token issuer (default: MULTICART_AUTH_URL without its trailing slash)

@@ -19,6 +19,8 @@ type settings struct {
 	MulticartAuthURL, MulticartTokenURL      string
 	MulticartIssuer, MulticartJWKSURL        string
 
+	MulticartServiceClientID, MulticartServiceClientSecret string
+
 	RedisURL string
 }
 
@@ -36,7 +38,10 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 		MulticartTokenURL:     getenv("MULTICART_TOKEN_URL"),
 		MulticartIssuer:       getenv("MULTICART_ISSUER"),
 		MulticartJWKSURL:      getenv("MULTICART_JWKS_URL"),
-		RedisURL:              getenv("REDIS_URL"),
+
+		MulticartServiceClientID:     getenv("MULTICART_SERVICE_CLIENT_ID"),
+		MulticartServiceClientSecret: getenv("MULTICART_SERVICE_CLIENT_SECRET"),
+		RedisURL:                     getenv("REDIS_URL"),
 	}
 	if s.Addr == "" {
 		s.Addr = "127.0.0.1:8080"

@@ -58,6 +58,11 @@ type Options struct {
 	// Multicart is the registered Multicart client. Zero means
 	// DefaultMulticartClient.
 	Multicart Client
+	// MulticartService, when set, is a separate confidential Multicart
+	// client, the only one the client-credentials grant accepts, as a
+	// standard provider that registers one authentication method per
+	// client would have it. Zero means the Multicart client serves both.
+	MulticartService Client
 
 	// AutoApprove makes the authorize endpoints redirect straight back with a
 	// code, as if the customer had pressed Approve. False shows an HTML
@@ -97,6 +102,9 @@ type Options struct {
 type Endpoints struct {
 	AuthURL, TokenURL, JWKSURL, Issuer string
 	Client                             Client
+	// ServiceClient is the client the client-credentials grant accepts
+	// (Multicart only): [Options.MulticartService], else Client.
+	ServiceClient Client
 }
 
 // provider describes one of the two stand-ins: its routes and the names its
@@ -104,6 +112,7 @@ type Endpoints struct {
 type provider struct {
 	name, title string
 	client      Client
+	service     Client // the client-credentials client
 	prefix      string // path prefix, e.g. "/istores"
 	authPath    string
 	tokenPath   string
@@ -143,6 +152,9 @@ func NewServer(opts Options) *Server {
 	if opts.Multicart == (Client{}) {
 		opts.Multicart = DefaultMulticartClient()
 	}
+	if opts.MulticartService == (Client{}) {
+		opts.MulticartService = opts.Multicart
+	}
 	if opts.Subject == "" {
 		opts.Subject = "customer-1"
 	}
@@ -175,12 +187,12 @@ func NewServer(opts Options) *Server {
 		codes:         make(map[string]*grant),
 		refreshTokens: make(map[string]*grant),
 		istores: &provider{
-			name: ProviderIstores, title: "Istores", client: opts.Istores,
+			name: ProviderIstores, title: "Istores", client: opts.Istores, service: opts.Istores,
 			prefix: "/istores", authPath: "/istores/oauth/authorize", tokenPath: "/istores/oauth/token",
 			clientParam: "client_id", redirectParam: "redirect_uri", scopeParam: "scopes",
 		},
 		multicart: &provider{
-			name: ProviderMulticart, title: "Multicart", client: opts.Multicart,
+			name: ProviderMulticart, title: "Multicart", client: opts.Multicart, service: opts.MulticartService,
 			prefix: "/multicart", authPath: "/multicart/", tokenPath: "/multicart/api/connect/token",
 			clientParam: "application", redirectParam: "return", scopeParam: "scope",
 		},
@@ -225,11 +237,12 @@ func (s *Server) Multicart() Endpoints { return s.endpoints(s.multicart) }
 
 func (s *Server) endpoints(p *provider) Endpoints {
 	return Endpoints{
-		AuthURL:  s.URL() + p.authPath,
-		TokenURL: s.URL() + p.tokenPath,
-		JWKSURL:  s.URL() + p.prefix + "/.well-known/jwks.json",
-		Issuer:   s.issuer(p),
-		Client:   p.client,
+		AuthURL:       s.URL() + p.authPath,
+		TokenURL:      s.URL() + p.tokenPath,
+		JWKSURL:       s.URL() + p.prefix + "/.well-known/jwks.json",
+		Issuer:        s.issuer(p),
+		Client:        p.client,
+		ServiceClient: p.service,
 	}
 }
 

@@ -262,11 +262,11 @@ func (s *Server) multicartResponse(g *grant, f Failure) *tokenResponse {
 // multicartClientCredentials issues a service token whose subject is the
 // client itself (Multicart guide §2).
 func (s *Server) multicartClientCredentials(form url.Values, f Failure) (*tokenResponse, *oauthError) {
-	if err := s.checkSecret(s.multicart, form); err != nil {
+	if err := checkClient(s.multicart.service, form); err != nil {
 		return nil, err
 	}
 	scopes := strings.Fields(form.Get("scope"))
-	id := s.multicart.client.ID
+	id := s.multicart.service.ID
 	return &tokenResponse{
 		AccessToken: s.accessToken(s.multicart, id, id, scopes, f),
 		TokenType:   "Bearer",
@@ -284,9 +284,14 @@ func isBasicAuth(r *http.Request) bool {
 // checkSecret authenticates a client by client_id and client_secret in the
 // form (RFC 6749 §2.3.1).
 func (s *Server) checkSecret(p *provider, form url.Values) *oauthError {
+	return checkClient(p.client, form)
+}
+
+// checkClient authenticates form's client_id and client_secret as c.
+func checkClient(c Client, form url.Values) *oauthError {
 	id, secret := form.Get("client_id"), form.Get("client_secret")
-	if id != p.client.ID || secret == "" ||
-		subtle.ConstantTimeCompare([]byte(secret), []byte(p.client.Secret)) != 1 {
+	if id != c.ID || secret == "" ||
+		subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) != 1 {
 		return errInvalidClient("client authentication failed")
 	}
 	return nil

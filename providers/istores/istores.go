@@ -16,6 +16,7 @@ package istores
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -71,6 +72,12 @@ type Config struct {
 	// ScopeSeparator joins several scopes in the "scopes" parameter. Zero:
 	// a single space (the guide shows only one scope).
 	ScopeSeparator string
+	// AuthParams are extra authorize parameters sent with every login, for
+	// example prompt or ui_locales. They may not name a parameter the
+	// login sets itself ([sso.IsReservedAuthParam]); New refuses them.
+	// Per-login parameters ([sso.Config.LoginParams]) override them.
+	// Zero: none.
+	AuthParams url.Values
 	// AuthURL and TokenURL override the endpoints (tests, staging). Zero:
 	// [AuthURL], [TokenURL].
 	AuthURL, TokenURL string
@@ -95,6 +102,10 @@ func New(cfg Config) (*Provider, error) {
 	if u, err := url.Parse(cfg.RedirectURL); err != nil || !u.IsAbs() {
 		return nil, errors.New("istores: RedirectURL must be an absolute URL")
 	}
+	if err := sso.CheckAuthParams(cfg.AuthParams); err != nil {
+		return nil, fmt.Errorf("istores: AuthParams: %w", err)
+	}
+	cfg.AuthParams = sso.MergeAuthParams(cfg.AuthParams, nil) // our own copy
 	if cfg.AuthURL == "" {
 		cfg.AuthURL = AuthURL
 	}
@@ -130,13 +141,13 @@ func (p *Provider) RequestedScopes() []string { return append([]string(nil), p.c
 
 // AuthCodeURL returns the authorize URL: client_id, redirect_uri,
 // response_type=code and scopes as the guide names them, plus state and
-// PKCE (code_challenge, code_challenge_method=S256).
+// PKCE (code_challenge, code_challenge_method=S256), after the extra
+// parameters of [Config.AuthParams] and of this login.
 func (p *Provider) AuthCodeURL(ap sso.AuthParams) string {
-	q := url.Values{
-		"client_id":     {p.cfg.ClientID},
-		"redirect_uri":  {p.cfg.RedirectURL},
-		"response_type": {"code"},
-	}
+	q := sso.MergeAuthParams(p.cfg.AuthParams, ap.Extra)
+	q.Set("client_id", p.cfg.ClientID)
+	q.Set("redirect_uri", p.cfg.RedirectURL)
+	q.Set("response_type", "code")
 	if len(p.cfg.Scopes) > 0 {
 		q.Set("scopes", strings.Join(p.cfg.Scopes, p.cfg.ScopeSeparator))
 	}

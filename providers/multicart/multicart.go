@@ -22,6 +22,7 @@ package multicart
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -67,13 +68,28 @@ type Config struct {
 	// ClientID is the application ID (the guide's "application"). Required.
 	ClientID string
 	// ClientSecret is used only by the client-credentials grant
-	// ([Provider.ServiceTokenSource]); customer logins never send it.
+	// ([Provider.ServiceTokenSource]) when ServiceClientSecret is empty;
+	// customer logins never send it.
 	ClientSecret string
+	// ServiceClientID and ServiceClientSecret are the confidential client
+	// of the client-credentials grant ([Provider.ServiceTokenSource]),
+	// for a server that registers it apart from the public login client
+	// (a standard provider gives each client one authentication method).
+	// Zero: ClientID and ClientSecret. A ServiceClientID needs its own
+	// ServiceClientSecret.
+	ServiceClientID, ServiceClientSecret string
 	// RedirectURL is the return URL (the guide's "return"); it may carry
 	// a query of its own. Required, absolute.
 	RedirectURL string
 	// Scopes to request. Zero: [DefaultScopes].
 	Scopes []string
+	// AuthParams are extra authorize parameters sent with every login,
+	// for example prompt=consent (which a standard provider needs before it
+	// grants offline_access, OIDC Core §11), ui_locales or acr_values.
+	// They may not name a parameter the login sets itself
+	// ([sso.IsReservedAuthParam]); New refuses them. Per-login parameters
+	// ([sso.Config.LoginParams]) override them. Zero: none.
+	AuthParams url.Values
 	// AuthURL and TokenURL override the real ones. Zero: [AuthURL],
 	// [TokenURL].
 	AuthURL, TokenURL string
@@ -111,6 +127,19 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if u, err := url.Parse(cfg.RedirectURL); err != nil || !u.IsAbs() {
 		return nil, errors.New("multicart: RedirectURL must be an absolute URL")
+	}
+	if err := sso.CheckAuthParams(cfg.AuthParams); err != nil {
+		return nil, fmt.Errorf("multicart: AuthParams: %w", err)
+	}
+	cfg.AuthParams = sso.MergeAuthParams(cfg.AuthParams, nil) // our own copy
+	switch {
+	case cfg.ServiceClientID != "" && cfg.ServiceClientSecret == "":
+		return nil, errors.New("multicart: ServiceClientID needs ServiceClientSecret")
+	case cfg.ServiceClientID == "":
+		cfg.ServiceClientID = cfg.ClientID
+		if cfg.ServiceClientSecret == "" {
+			cfg.ServiceClientSecret = cfg.ClientSecret
+		}
 	}
 	if cfg.AuthURL == "" {
 		cfg.AuthURL = AuthURL
@@ -162,13 +191,13 @@ func (p *Provider) RequestedScopes() []string { return append([]string(nil), p.c
 
 // AuthCodeURL returns the authorize URL: application, return, scope
 // (space-separated) and state as the guide names them, plus PKCE
-// (code_challenge, code_challenge_method=S256) and the OIDC nonce.
+// (code_challenge, code_challenge_method=S256) and the OIDC nonce, after
+// the extra parameters of [Config.AuthParams] and of this login.
 func (p *Provider) AuthCodeURL(ap sso.AuthParams) string {
-	q := url.Values{
-		"application": {p.cfg.ClientID},
-		"return":      {p.cfg.RedirectURL},
-		"scope":       {strings.Join(p.cfg.Scopes, " ")},
-	}
+	q := sso.MergeAuthParams(p.cfg.AuthParams, ap.Extra)
+	q.Set("application", p.cfg.ClientID)
+	q.Set("return", p.cfg.RedirectURL)
+	q.Set("scope", strings.Join(p.cfg.Scopes, " "))
 	if ap.State != "" {
 		q.Set("state", ap.State)
 	}
@@ -212,16 +241,17 @@ func (p *Provider) VerifyIDToken(ctx context.Context, raw, nonce string) (*sso.C
 
 // ServiceTokenSource returns the Admin API's service token source: the
 // client-credentials grant (grant_type=client_credentials, client_id,
-// client_secret, scope in the form body). The token is cached and shared by
+// client_secret, scope in the form body) of the service client
+// ([Config.ServiceClientID], by default the login client). The token is cached and shared by
 // every goroutine, and renewed one minute (at most half its lifetime)
 // before it expires; one renewal serves all concurrent callers.
 func (p *Provider) ServiceTokenSource(scopes ...string) (oauth2.TokenSource, error) {
-	if p.cfg.ClientSecret == "" {
-		return nil, errors.New("multicart: the client-credentials grant needs ClientSecret")
+	if p.cfg.ServiceClientSecret == "" {
+		return nil, errors.New("multicart: the client-credentials grant needs ServiceClientSecret or ClientSecret")
 	}
 	cc := clientcredentials.Config{
-		ClientID:     p.cfg.ClientID,
-		ClientSecret: p.cfg.ClientSecret,
+		ClientID:     p.cfg.ServiceClientID,
+		ClientSecret: p.cfg.ServiceClientSecret,
 		TokenURL:     p.cfg.TokenURL,
 		Scopes:       scopes,
 		AuthStyle:    oauth2.AuthStyleInParams,
