@@ -28,6 +28,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"golang.org/x/oauth2"
 
+	"github.com/shopsso/sso/sessioncodec"
 	"github.com/shopsso/sso/ssotest"
 )
 
@@ -163,7 +164,7 @@ func newBenchApp(tb testing.TB, fx *benchFixture, codec scs.Codec) *benchApp {
 		_, _ = w.Write(benchBody)
 	})
 	app.scs = sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l, ok := sm.Get(r.Context(), loginKey).(login)
+		l, ok := loadLogin(r.Context(), sm)
 		if !ok || l.AccessToken == "" {
 			http.Error(w, "no login in the session", http.StatusInternalServerError)
 			return
@@ -189,7 +190,7 @@ func newBenchApp(tb testing.TB, fx *benchFixture, codec scs.Codec) *benchApp {
 func benchPutLogin(tb testing.TB, sm *scs.SessionManager, l login) *http.Cookie {
 	tb.Helper()
 	h := sm.LoadAndSave(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		sm.Put(r.Context(), loginKey, l)
+		storeLogin(r.Context(), sm, &l)
 	}))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
@@ -331,9 +332,9 @@ func BenchmarkSCSBaseline(b *testing.B) {
 	benchReportSession(b, app)
 }
 
-// BenchmarkSCSBaselineFastCodec is the baseline with sm.Codec = Codec{}.
+// BenchmarkSCSBaselineFastCodec is the baseline with sm.Codec = sessioncodec.Codec{}.
 func BenchmarkSCSBaselineFastCodec(b *testing.B) {
-	app := newBenchApp(b, newBenchFixture(b), Codec{})
+	app := newBenchApp(b, newBenchFixture(b), sessioncodec.Codec{})
 	benchServe(b, app.scs, app.cookie)
 	benchReportSession(b, app)
 }
@@ -348,9 +349,9 @@ func BenchmarkRequireLoggedIn(b *testing.B) {
 }
 
 // BenchmarkRequireLoggedInFastCodec is BenchmarkRequireLoggedIn with
-// sm.Codec = Codec{}.
+// sm.Codec = sessioncodec.Codec{}.
 func BenchmarkRequireLoggedInFastCodec(b *testing.B) {
-	app := newBenchApp(b, newBenchFixture(b), Codec{})
+	app := newBenchApp(b, newBenchFixture(b), sessioncodec.Codec{})
 	benchServe(b, app.sso, app.cookie)
 	benchReportSession(b, app)
 }
@@ -422,7 +423,7 @@ func BenchmarkLoginCompletion(b *testing.B) {
 		for _, bc := range []struct {
 			name  string
 			codec scs.Codec
-		}{{"codec=gob", nil}, {"codec=fast", Codec{}}} {
+		}{{"codec=gob", nil}, {"codec=fast", sessioncodec.Codec{}}} {
 			b.Run(bc.name, func(b *testing.B) {
 				sm := scs.New()
 				if bc.codec != nil {
@@ -496,7 +497,7 @@ func TestHotPathAllocations(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		codec scs.Codec
-	}{{"codec=gob", nil}, {"codec=fast", Codec{}}} {
+	}{{"codec=gob", nil}, {"codec=fast", sessioncodec.Codec{}}} {
 		t.Run(tc.name, func(t *testing.T) {
 			app := newBenchApp(t, fx, tc.codec)
 			c := newBenchClient(app.cookie)

@@ -97,7 +97,7 @@ func (a *Auth) complete(w http.ResponseWriter, r *http.Request, p Provider) erro
 	if err := a.sm.RenewToken(ctx); err != nil {
 		return fail(ErrSession, "renewing session token", err)
 	}
-	a.sm.Put(ctx, loginKey, l)
+	storeLogin(ctx, a.sm, &l)
 	http.Redirect(w, r, pd.ReturnTo, http.StatusFound)
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/shopsso/sso/sessioncodec"
 )
 
 const (
@@ -34,6 +36,9 @@ var errNoNewer = errors.New("sso: no newer token set")
 // and another error only when the token has expired and could not be
 // refreshed for a reason that may pass (the provider is down).
 func (a *Auth) currentLogin(ctx context.Context) (login, error) {
+	// A session the codec would store differently now (unsealed, or in
+	// an older format) is saved again at the end of this request.
+	a.sm.Remove(ctx, sessioncodec.RewriteKey)
 	l, ok := loadLogin(ctx, a.sm)
 	if !ok {
 		return login{}, ErrLoginRequired
@@ -210,7 +215,7 @@ func (a *Auth) store(ctx context.Context, sessionToken string, nl login) (login,
 	if err != nil {
 		return nl, err
 	}
-	a.sm.Put(sctx, loginKey, nl)
+	storeLogin(sctx, a.sm, &nl)
 	if _, _, err := a.sm.Commit(sctx); err != nil {
 		return nl, fail(ErrSession, "storing refreshed token", err)
 	}

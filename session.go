@@ -1,11 +1,8 @@
 package sso
 
 import (
-	"context"
 	"encoding/gob"
 	"time"
-
-	"github.com/alexedwards/scs/v2"
 )
 
 // Session keys. They are namespaced so they do not collide with an
@@ -18,7 +15,10 @@ const (
 // login is what a completed login keeps in the session: the provider's token
 // set, server side only. The cookie holds nothing but scs's session ID.
 //
-// Fields are exported for encoding/gob; the type is not part of the API.
+// It is kept in the session as a string of its own encoding (see
+// login_record.go). Fields are exported for encoding/gob, which is how
+// sessions written by scs.GobCodec before that kept it; the type is not part
+// of the API.
 type login struct {
 	Provider     string
 	AccessToken  string
@@ -43,13 +43,8 @@ type pending struct {
 
 func init() {
 	// Names are fixed so that sessions written by one version (or instance)
-	// stay readable by another when gob is the codec.
+	// stay readable by another when gob is the codec. A login is no longer
+	// stored as a struct; the name stays so older gob sessions still read.
 	gob.RegisterName("shopsso.login", login{})
 	gob.RegisterName("shopsso.pending", []pending{})
-}
-
-// loadLogin returns the login kept in the request's session, if any.
-func loadLogin(ctx context.Context, sm *scs.SessionManager) (login, bool) {
-	l, ok := sm.Get(ctx, loginKey).(login)
-	return l, ok
 }

@@ -28,6 +28,7 @@ import (
 	sso "github.com/shopsso/sso"
 	"github.com/shopsso/sso/providers/istores"
 	"github.com/shopsso/sso/providers/multicart"
+	"github.com/shopsso/sso/sessioncodec"
 	"github.com/shopsso/sso/ssotest"
 )
 
@@ -452,7 +453,7 @@ func BenchmarkLoggedInRequest(b *testing.B) {
 	stand := ssotest.NewServer(ssotest.Options{AutoApprove: true})
 	b.Cleanup(stand.Close)
 	gobApp := newOurApp(b, stand, nil)
-	fastApp := newOurApp(b, stand, sso.Codec{})
+	fastApp := newOurApp(b, stand, sessioncodec.Codec{})
 	ts := gobApp.tokens
 
 	b.Run("bare", func(b *testing.B) {
@@ -497,7 +498,7 @@ func TestSessionSizes(t *testing.T) {
 	stand := ssotest.NewServer(ssotest.Options{AutoApprove: true})
 	t.Cleanup(stand.Close)
 	gobApp := newOurApp(t, stand, nil)
-	fastApp := newOurApp(t, stand, sso.Codec{})
+	fastApp := newOurApp(t, stand, sessioncodec.Codec{})
 	ts := gobApp.tokens
 	_, gorilla := gorillaPeer(t, ts)
 	_, gothic := gothicPeer(t, ts)
@@ -538,9 +539,9 @@ func TestSessionSizes(t *testing.T) {
 		t.Errorf("the login has %d scopes, want 6", n)
 	}
 	if fastBytes >= gobBytes {
-		t.Errorf("sso.Codec stores %d bytes, gob %d: want fewer", fastBytes, gobBytes)
+		t.Errorf("sessioncodec.Codec stores %d bytes, gob %d: want fewer", fastBytes, gobBytes)
 	}
 	if fastBytes < raw {
-		t.Errorf("sso.Codec stores %d bytes, less than the %d bytes of tokens", fastBytes, raw)
+		t.Errorf("sessioncodec.Codec stores %d bytes, less than the %d bytes of tokens", fastBytes, raw)
 	}
 }

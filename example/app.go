@@ -15,6 +15,7 @@ import (
 	sso "github.com/shopsso/sso"
 	"github.com/shopsso/sso/providers/istores"
 	"github.com/shopsso/sso/providers/multicart"
+	"github.com/shopsso/sso/sessioncodec"
 	"github.com/shopsso/sso/ssotest"
 )
 
@@ -88,7 +89,7 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 	sm := scs.New()
 	sm.Cookie.Name = "shopsso_session"
 	sm.Cookie.Secure = secure(base)
-	sm.Codec = sso.Codec{}
+	sm.Codec = sessioncodec.Codec{}
 	switch {
 	case d.Store != nil:
 		sm.Store = d.Store

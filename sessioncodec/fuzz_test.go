@@ -1,4 +1,4 @@
-package sso
+package sessioncodec
 
 import (
 	"errors"
@@ -41,9 +41,9 @@ func FuzzCodecDecode(f *testing.F) {
 		if len(data) == 0 || data[0] != codecMagic {
 			return // for scs.GobCodec
 		}
-		deadline, values, err := decodeSession(data, codecRefuseGob)
-		if err != nil {
-			return
+		deadline, values, legacy, err := decodeSession(data, codecRefuseGob)
+		if err != nil || legacy {
+			return // version 1's login comes back as a []any, for its owner to convert
 		}
 		if values == nil {
 			t.Fatal("Decode returned a nil map without an error")

@@ -1,19 +1,25 @@
-package sso
+package sessioncodec
 
 import (
 	"encoding/binary"
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
 )
+
+// droppedValue marks a decoded value that is left out of the session.
+type droppedValue struct{}
+
+var dropped any = droppedValue{}
 
 // decoder reads one encoding. Its first error sticks: every later read
 // returns a zero value, and callers check err before allocating or storing.
 type decoder struct {
 	b         []byte
-	s         string // string(b), so decoded strings share one copy
 	off       int
 	err       error
+	legacy    bool // read version 1's record types
 	decodeGob func([]byte) (any, error)
 }
 
@@ -112,9 +118,13 @@ func (d *decoder) span() (start, end int) {
 	return start, d.off
 }
 
+// string returns the next string, pointing into d.b (see the package doc).
 func (d *decoder) string() string {
 	start, end := d.span()
-	return d.s[start:end]
+	if start == end {
+		return ""
+	}
+	return unsafe.String(&d.b[start], end-start)
 }
 
 // count reads the number of items that follow, each at least minSize bytes
@@ -256,34 +266,21 @@ func (d *decoder) value() any {
 			d.fail("duplicate key")
 		}
 		return m
-	case tagLogin:
-		return login{
-			Provider:     d.string(),
-			AccessToken:  d.string(),
-			TokenType:    d.string(),
-			RefreshToken: d.string(),
-			IDToken:      d.string(),
-			Expiry:       d.time(),
-			Obtained:     d.time(),
-			Scopes:       d.strings(),
-		}
-	case tagPendings:
-		n := d.nilCount(minPending)
-		if n < 0 || d.err != nil {
-			return []pending(nil)
-		}
-		ps := make([]pending, n)
-		for i := range ps {
-			ps[i] = pending{
-				Provider: d.string(),
-				State:    d.string(),
-				Verifier: d.string(),
-				Nonce:    d.string(),
-				ReturnTo: d.string(),
-				Created:  d.time(),
+	case tagLogin1:
+		// Version 1's login: provider, access, token type, refresh and
+		// ID token, expiry, obtained, scopes.
+		d.legacy = true
+		return []any{d.string(), d.string(), d.string(), d.string(), d.string(), d.time(), d.time(), d.strings()}
+	case tagPendings1:
+		d.legacy = true
+		n := d.nilCount(minPending1)
+		for i := 0; i < n && d.err == nil; i++ {
+			for range 5 {
+				d.string()
 			}
+			d.time()
 		}
-		return ps
+		return dropped
 	case tagGob:
 		start, end := d.span()
 		if d.err != nil {

@@ -1,4 +1,4 @@
-package sso
+package sessioncodec
 
 import (
 	"bytes"
@@ -28,16 +28,6 @@ func valueSize(v any) int {
 		size := n
 		for k, s := range v {
 			size += 2*n + len(k) + len(s)
-		}
-		return size
-	case login:
-		return 5*n + len(v.Provider) + len(v.AccessToken) + len(v.TokenType) +
-			len(v.RefreshToken) + len(v.IDToken) + 2*maxTimeLen + n + stringsSize(v.Scopes)
-	case []pending:
-		size := n
-		for _, p := range v {
-			size += 5*n + len(p.Provider) + len(p.State) + len(p.Verifier) +
-				len(p.Nonce) + len(p.ReturnTo) + maxTimeLen
 		}
 		return size
 	default:
@@ -100,27 +90,6 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		b = appendLen(append(b, tagStringMap), len(v), v == nil)
 		for k, s := range v {
 			b = appendString(appendString(b, k), s)
-		}
-		return b, nil
-	case login:
-		b = append(b, tagLogin)
-		b = appendString(b, v.Provider)
-		b = appendString(b, v.AccessToken)
-		b = appendString(b, v.TokenType)
-		b = appendString(b, v.RefreshToken)
-		b = appendString(b, v.IDToken)
-		b = appendTime(b, v.Expiry)
-		b = appendTime(b, v.Obtained)
-		return appendStrings(b, v.Scopes), nil
-	case []pending:
-		b = appendLen(append(b, tagPendings), len(v), v == nil)
-		for _, p := range v {
-			b = appendString(b, p.Provider)
-			b = appendString(b, p.State)
-			b = appendString(b, p.Verifier)
-			b = appendString(b, p.Nonce)
-			b = appendString(b, p.ReturnTo)
-			b = appendTime(b, p.Created)
 		}
 		return b, nil
 	default:

@@ -1,0 +1,146 @@
+package sso
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/http"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/shopsso/sso/internal/record"
+	"github.com/shopsso/sso/sessioncodec"
+)
+
+func TestLoginRecordRoundTrip(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)
+	tests := []struct {
+		name string
+		l    login
+	}{
+		{"full", login{Provider: "multicart", AccessToken: "a.b.c", TokenType: "Bearer", RefreshToken: "r",
+			IDToken: "i.d.t", Expiry: now.Add(time.Hour), Obtained: now, Scopes: []string{"openid", "email"}}},
+		{"no expiry, no ID token", login{Provider: "istores", AccessToken: "opaque", TokenType: "Bearer", Obtained: now, Scopes: []string{}}},
+		{"zero", login{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseLogin(tt.l.record())
+			if err != nil {
+				t.Fatalf("parseLogin: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.l) {
+				t.Errorf("parseLogin(record) = %+v, want %+v", got, tt.l)
+			}
+		})
+	}
+}
+
+func TestLoginRecordRefused(t *testing.T) {
+	t.Parallel()
+	l := login{Provider: "multicart", AccessToken: "a.b.c", Scopes: []string{"openid"}}
+	good := l.record()
+	tests := []struct {
+		name string
+		rec  string
+	}{
+		{"empty", ""},
+		{"unknown version", "\x7f" + good[1:]},
+		{"truncated", good[:len(good)-2]},
+		{"trailing bytes", good + "x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := parseLogin(tt.rec); err == nil {
+				t.Error("parseLogin succeeded, want an error")
+			}
+		})
+	}
+	if _, err := parseLogin(good[:len(good)-2]); !errors.Is(err, record.ErrCorrupt) {
+		t.Errorf("truncated record: err = %v, want record.ErrCorrupt", err)
+	}
+}
+
+// legacyV1Session encodes a session holding l the way sso.Codec wrote it
+// before logins had records (format version 1, tag 21).
+func legacyV1Session(deadline time.Time, l login) []byte {
+	str := func(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
+	tm := func(b []byte, t time.Time) []byte {
+		b = binary.AppendVarint(b, t.Unix())
+		return binary.AppendUvarint(b, uint64(t.Nanosecond())<<1|1) // UTC
+	}
+	b := tm([]byte{0xc5, 1}, deadline)
+	b = append(str(append(b, 1), loginKey), 21)
+	for _, s := range []string{l.Provider, l.AccessToken, l.TokenType, l.RefreshToken, l.IDToken} {
+		b = str(b, s)
+	}
+	b = tm(tm(b, l.Expiry), l.Obtained)
+	b = binary.AppendUvarint(b, uint64(len(l.Scopes))+1)
+	for _, s := range l.Scopes {
+		b = str(b, s)
+	}
+	return b
+}
+
+// TestLegacyLoginsStayLoggedIn stores logins the way earlier releases did
+// and checks that Require still lets the customer in and rewrites the
+// session with the login as a record.
+func TestLegacyLoginsStayLoggedIn(t *testing.T) {
+	t.Parallel()
+	fx := newBenchFixture(t)
+	fx.login.Expiry = fx.login.Expiry.UTC()
+	fx.login.Obtained = fx.login.Obtained.UTC()
+	deadline := time.Now().Add(time.Hour).UTC()
+	gobData, err := scs.GobCodec{}.Encode(deadline, map[string]any{loginKey: fx.login})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"scs.GobCodec", gobData},
+		{"sso.Codec version 1", legacyV1Session(deadline, fx.login)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			app := newBenchApp(t, fx, sessioncodec.Codec{})
+			const token = "legacy-session-0123456789abcdefghijklmnopq"
+			if err := app.sm.Store.Commit(token, tt.data, deadline); err != nil {
+				t.Fatal(err)
+			}
+			c := newBenchClient(&http.Cookie{Name: app.sm.Cookie.Name, Value: token})
+			if !c.get(app.sso) {
+				t.Fatalf("status %d, want 200 for a login stored by an earlier release", c.w.code)
+			}
+			data, found, err := app.sm.Store.Find(token)
+			if err != nil || !found {
+				t.Fatalf("session gone from the store: %v", err)
+			}
+			_, values, err := sessioncodec.Codec{}.Decode(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, ok := values[loginKey].(string)
+			if !ok {
+				t.Fatalf("stored login is a %T, want its record (a string)", values[loginKey])
+			}
+			if _, again := values[sessioncodec.RewriteKey]; again {
+				t.Error("the rewritten session is still marked for rewriting")
+			}
+			l, err := parseLogin(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(l, fx.login) {
+				t.Errorf("rewritten login = %+v, want %+v", l, fx.login)
+			}
+		})
+	}
+}
