@@ -102,6 +102,14 @@ type Config struct {
 	// Now is the clock. Zero: [time.Now]. Tests inject their own.
 	Now func() time.Time
 
+	// Locker serializes a session's refresh ("re-read the session, refresh,
+	// store") so that one refresh token is spent once. Zero:
+	// [NewLocalLocker], which is enough for one app instance; instances
+	// sharing a session store need a Locker in a shared store (modules
+	// redislock, pglock), else two of them may spend the same refresh token
+	// and a provider that detects reuse revokes the whole grant.
+	Locker Locker
+
 	// InsecureCookie allows a session cookie without the Secure attribute,
 	// for development over plain http on loopback.
 	InsecureCookie bool
@@ -136,6 +144,7 @@ type Auth struct {
 	onRefresh       func(context.Context, LoginInfo)
 	onError         func(context.Context, error)
 	now             func() time.Time
+	locker          Locker
 
 	claims  claimCache
 	refresh singleflight.Group
@@ -172,6 +181,7 @@ func New(cfg Config) (*Auth, error) {
 		onRefresh:     cfg.OnRefresh,
 		onError:       cfg.OnError,
 		now:           cfg.Now,
+		locker:        cfg.Locker,
 	}
 	for _, p := range cfg.Providers {
 		if p == nil || p.Name() == "" {
@@ -224,6 +234,9 @@ func New(cfg Config) (*Auth, error) {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	if a.locker == nil {
+		a.locker = NewLocalLocker()
 	}
 	return a, nil
 }
