@@ -127,24 +127,15 @@ type LoginInfo struct {
 // Auth logs customers in and guards handlers. Create it with [New]; it is
 // safe for concurrent use.
 type Auth struct {
-	sm              *scs.SessionManager
-	providers       map[string]Provider
-	defaultP        Provider
-	loginPath       string
-	loginParamNames []string
-	afterLogout     string
-	stateTTL        time.Duration
-	maxPending      int
-	refreshMargin   time.Duration
-	challenge       string
-	log             *slog.Logger
-	errorHandler    func(http.ResponseWriter, *http.Request, error)
-	onLogin         func(context.Context, LoginInfo) error
-	onLogout        func(context.Context, LoginInfo)
-	onRefresh       func(context.Context, LoginInfo)
-	onError         func(context.Context, error)
-	now             func() time.Time
-	locker          Locker
+	// cfg is the caller's Config normalized once by New: every zero field
+	// that has a default holds it, so the rest of the package reads
+	// a.cfg.X and never repeats a default.
+	cfg Config
+
+	// Derived from cfg by New.
+	providers map[string]Provider // by Name
+	defaultP  Provider            // where Require sends browsers without LoginPath
+	challenge string              // the WWW-Authenticate value of a 401
 
 	claims  claimCache
 	refresh singleflight.Group
@@ -166,23 +157,8 @@ func New(cfg Config) (*Auth, error) {
 	case len(cfg.Providers) == 0:
 		return nil, errors.New("sso: Config.Providers is empty")
 	}
-	a := &Auth{
-		sm:            sm,
-		providers:     make(map[string]Provider, len(cfg.Providers)),
-		loginPath:     cfg.LoginPath,
-		afterLogout:   cfg.AfterLogoutPath,
-		stateTTL:      cfg.StateTTL,
-		maxPending:    cfg.MaxPending,
-		refreshMargin: cfg.RefreshMargin,
-		log:           cfg.Logger,
-		errorHandler:  cfg.ErrorHandler,
-		onLogin:       cfg.OnLogin,
-		onLogout:      cfg.OnLogout,
-		onRefresh:     cfg.OnRefresh,
-		onError:       cfg.OnError,
-		now:           cfg.Now,
-		locker:        cfg.Locker,
-	}
+	cfg.Providers = slices.Clone(cfg.Providers) // the caller may reuse its slice
+	a := &Auth{providers: make(map[string]Provider, len(cfg.Providers))}
 	for _, p := range cfg.Providers {
 		if p == nil || p.Name() == "" {
 			return nil, errors.New("sso: a provider is nil or has no name")
@@ -197,47 +173,47 @@ func New(cfg Config) (*Auth, error) {
 			return nil, fmt.Errorf("sso: Config.LoginParams: %w", err)
 		}
 	}
-	a.loginParamNames = slices.Clone(cfg.LoginParams)
+	cfg.LoginParams = slices.Clone(cfg.LoginParams)
 	a.defaultP = cfg.Providers[0]
 	if cfg.DefaultProvider != "" {
 		if a.defaultP = a.providers[cfg.DefaultProvider]; a.defaultP == nil {
 			return nil, fmt.Errorf("sso: DefaultProvider %q is not among Providers", cfg.DefaultProvider)
 		}
 	}
-	if a.loginPath != "" && !safeReturnTo(a.loginPath) {
+	if cfg.LoginPath != "" && !safeReturnTo(cfg.LoginPath) {
 		return nil, errors.New("sso: LoginPath must be a relative path")
 	}
-	if a.afterLogout == "" {
-		a.afterLogout = "/"
-	} else if !safeReturnTo(a.afterLogout) {
+	if cfg.AfterLogoutPath == "" {
+		cfg.AfterLogoutPath = "/"
+	} else if !safeReturnTo(cfg.AfterLogoutPath) {
 		return nil, errors.New("sso: AfterLogoutPath must be a relative path")
 	}
-	if a.stateTTL <= 0 {
-		a.stateTTL = DefaultStateTTL
+	if cfg.StateTTL <= 0 {
+		cfg.StateTTL = DefaultStateTTL
 	}
-	if a.maxPending <= 0 {
-		a.maxPending = DefaultMaxPending
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = DefaultMaxPending
 	}
-	if a.refreshMargin <= 0 {
-		a.refreshMargin = DefaultRefreshMargin
+	if cfg.RefreshMargin <= 0 {
+		cfg.RefreshMargin = DefaultRefreshMargin
 	}
-	realm := cfg.Realm
-	if realm == "" {
-		realm = DefaultRealm
+	if cfg.Realm == "" {
+		cfg.Realm = DefaultRealm
 	}
-	a.challenge = fmt.Sprintf("Session realm=%q", realm)
-	if a.log == nil {
-		a.log = slog.Default()
+	a.challenge = fmt.Sprintf("Session realm=%q", cfg.Realm)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	if a.errorHandler == nil {
-		a.errorHandler = DefaultErrorHandler
+	if cfg.ErrorHandler == nil {
+		cfg.ErrorHandler = DefaultErrorHandler
 	}
-	if a.now == nil {
-		a.now = time.Now
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	if a.locker == nil {
-		a.locker = NewLocalLocker()
+	if cfg.Locker == nil {
+		cfg.Locker = NewLocalLocker()
 	}
+	a.cfg = cfg
 	return a, nil
 }
 

@@ -89,18 +89,18 @@ func MergeAuthParams(configured, perLogin url.Values) url.Values {
 // carries under the names of [Config.LoginParams]. Only the first value of
 // a name is used; a value longer than 1 KiB is dropped with one log line.
 func (a *Auth) loginParams(r *http.Request) url.Values {
-	if len(a.loginParamNames) == 0 {
+	if len(a.cfg.LoginParams) == 0 {
 		return nil
 	}
 	var out url.Values
 	q := r.URL.Query()
-	for _, name := range a.loginParamNames {
+	for _, name := range a.cfg.LoginParams {
 		v := q.Get(name)
 		switch {
 		case v == "":
 			continue
 		case len(v) > maxAuthParamBytes:
-			a.log.LogAttrs(r.Context(), slog.LevelWarn, "sso: authorize parameter dropped",
+			a.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "sso: authorize parameter dropped",
 				slog.String("param", name), slog.String("reason", "longer than 1024 bytes"))
 			continue
 		}

@@ -53,12 +53,12 @@ func (a *Auth) complete(w http.ResponseWriter, r *http.Request, p Provider) erro
 	pd := list[i]
 	list = append(list[:i], list[i+1:]...)
 	if len(list) == 0 {
-		a.sm.Remove(ctx, pendingKey)
+		a.cfg.Sessions.Remove(ctx, pendingKey)
 	} else {
-		a.sm.Put(ctx, pendingKey, list)
+		a.cfg.Sessions.Put(ctx, pendingKey, list)
 	}
-	now := a.now()
-	if now.Sub(pd.Created) > a.stateTTL {
+	now := a.cfg.Now()
+	if now.Sub(pd.Created) > a.cfg.StateTTL {
 		return ErrStateExpired
 	}
 	if code := q.Get("error"); code != "" {
@@ -89,15 +89,15 @@ func (a *Auth) complete(w http.ResponseWriter, r *http.Request, p Provider) erro
 			return fail(ErrIDToken, "", err)
 		}
 	}
-	if a.onLogin != nil {
-		if err := a.onLogin(ctx, a.info(&l)); err != nil {
+	if a.cfg.OnLogin != nil {
+		if err := a.cfg.OnLogin(ctx, a.info(&l)); err != nil {
 			return fail(ErrLoginRejected, "", err)
 		}
 	}
-	if err := a.sm.RenewToken(ctx); err != nil {
+	if err := a.cfg.Sessions.RenewToken(ctx); err != nil {
 		return fail(ErrSession, "renewing session token", err)
 	}
-	storeLogin(ctx, a.sm, &l)
+	storeLogin(ctx, a.cfg.Sessions, &l)
 	http.Redirect(w, r, pd.ReturnTo, http.StatusFound)
 	return nil
 }

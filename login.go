@@ -34,7 +34,7 @@ func (a *Auth) Login(provider string) http.Handler {
 // startLogin records a pending login in the session and redirects the
 // browser to the provider, with extra authorize parameters when not nil.
 func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, p Provider, returnTo string, extra url.Values) {
-	now := a.now()
+	now := a.cfg.Now()
 	pd := pending{
 		Provider: p.Name(),
 		State:    randomString(),
@@ -45,10 +45,10 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, p Provider, re
 	}
 	ctx := r.Context()
 	list := a.livePending(a.pendingLogins(r), now)
-	if len(list) >= a.maxPending {
-		list = list[len(list)-a.maxPending+1:] // drop the oldest
+	if len(list) >= a.cfg.MaxPending {
+		list = list[len(list)-a.cfg.MaxPending+1:] // drop the oldest
 	}
-	a.sm.Put(ctx, pendingKey, append(list, pd))
+	a.cfg.Sessions.Put(ctx, pendingKey, append(list, pd))
 
 	target := p.AuthCodeURL(AuthParams{
 		State:         pd.State,
@@ -62,7 +62,7 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, p Provider, re
 
 // pendingLogins returns a copy of the session's pending logins.
 func (a *Auth) pendingLogins(r *http.Request) []pending {
-	list, _ := a.sm.Get(r.Context(), pendingKey).([]pending)
+	list, _ := a.cfg.Sessions.Get(r.Context(), pendingKey).([]pending)
 	return append([]pending(nil), list...)
 }
 
@@ -70,7 +70,7 @@ func (a *Auth) pendingLogins(r *http.Request) []pending {
 func (a *Auth) livePending(list []pending, now time.Time) []pending {
 	out := list[:0]
 	for _, pd := range list {
-		if now.Sub(pd.Created) <= a.stateTTL {
+		if now.Sub(pd.Created) <= a.cfg.StateTTL {
 			out = append(out, pd)
 		}
 	}

@@ -22,16 +22,16 @@ func (a *Auth) Logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	l, had := loadLogin(ctx, a.sm)
-	if err := a.sm.Destroy(ctx); err != nil {
+	l, had := loadLogin(ctx, a.cfg.Sessions)
+	if err := a.cfg.Sessions.Destroy(ctx); err != nil {
 		a.report(w, r, l.Provider, fail(ErrSession, "destroying session", err))
 		return
 	}
-	if had && a.onLogout != nil {
-		a.onLogout(ctx, a.info(&l))
+	if had && a.cfg.OnLogout != nil {
+		a.cfg.OnLogout(ctx, a.info(&l))
 	}
 	if acceptsHTML(r) {
-		http.Redirect(w, r, a.afterLogout, http.StatusSeeOther)
+		http.Redirect(w, r, a.cfg.AfterLogoutPath, http.StatusSeeOther)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -62,12 +62,12 @@ func (a *Auth) loginRequired(w http.ResponseWriter, r *http.Request, previous st
 		return
 	}
 	back := returnTarget(r.URL.RequestURI())
-	if a.loginPath != "" {
+	if a.cfg.LoginPath != "" {
 		sep := "?"
-		if strings.Contains(a.loginPath, "?") {
+		if strings.Contains(a.cfg.LoginPath, "?") {
 			sep = "&"
 		}
-		http.Redirect(w, r, a.loginPath+sep+"return_to="+url.QueryEscape(back), http.StatusFound)
+		http.Redirect(w, r, a.cfg.LoginPath+sep+"return_to="+url.QueryEscape(back), http.StatusFound)
 		return
 	}
 	p, ok := a.providers[previous]

@@ -38,17 +38,17 @@ var errNoNewer = errors.New("sso: no newer token set")
 func (a *Auth) currentLogin(ctx context.Context) (login, error) {
 	// A session the codec would store differently now (unsealed, or in
 	// an older format) is saved again at the end of this request.
-	a.sm.Remove(ctx, sessioncodec.RewriteKey)
-	l, ok := loadLogin(ctx, a.sm)
+	a.cfg.Sessions.Remove(ctx, sessioncodec.RewriteKey)
+	l, ok := loadLogin(ctx, a.cfg.Sessions)
 	if !ok {
 		return login{}, ErrLoginRequired
 	}
 	p, ok := a.providers[l.Provider]
 	if !ok {
-		a.sm.Remove(ctx, loginKey)
+		a.cfg.Sessions.Remove(ctx, loginKey)
 		return login{}, ErrLoginRequired
 	}
-	now := a.now()
+	now := a.cfg.Now()
 	if !a.needsRefresh(&l, now) {
 		return l, nil
 	}
@@ -58,7 +58,7 @@ func (a *Auth) currentLogin(ctx context.Context) (login, error) {
 		if valid {
 			return l, nil
 		}
-		a.sm.Remove(ctx, loginKey)
+		a.cfg.Sessions.Remove(ctx, loginKey)
 		return l, ErrLoginRequired
 	}
 	nl, err := a.refreshLogin(ctx, p, rf, l, valid)
@@ -69,11 +69,11 @@ func (a *Auth) currentLogin(ctx context.Context) (login, error) {
 		// Logged out (on any instance) while this request ran: drop the
 		// request's copy of the session, so that saving it cannot bring
 		// the login back under the old session ID.
-		_ = a.sm.Destroy(ctx)
+		_ = a.cfg.Sessions.Destroy(ctx)
 		return l, ErrLoginRequired
 	case errors.Is(err, ErrRefresh):
 		a.logFailure(ctx, l.Provider, err)
-		a.sm.Remove(ctx, loginKey)
+		a.cfg.Sessions.Remove(ctx, loginKey)
 		return l, ErrLoginRequired
 	case valid:
 		// The provider is down or slow: keep serving the old token.
@@ -90,7 +90,7 @@ func (a *Auth) needsRefresh(l *login, now time.Time) bool {
 	if l.Expiry.IsZero() {
 		return false
 	}
-	margin := min(a.refreshMargin, l.Expiry.Sub(l.Obtained)/2)
+	margin := min(a.cfg.RefreshMargin, l.Expiry.Sub(l.Obtained)/2)
 	return !now.Before(l.Expiry.Add(-margin))
 }
 
@@ -102,7 +102,7 @@ func (a *Auth) needsRefresh(l *login, now time.Time) bool {
 // request waits at most [staleWait] and then goes on with the old token
 // while the refresh finishes.
 func (a *Auth) refreshLogin(ctx context.Context, p Provider, rf Refresher, l login, valid bool) (login, error) {
-	sessionToken := a.sm.Token(ctx)
+	sessionToken := a.cfg.Sessions.Token(ctx)
 	ch := a.refresh.DoChan(sessionToken, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 		defer cancel()
@@ -137,13 +137,13 @@ func (a *Auth) doRefresh(ctx context.Context, p Provider, rf Refresher, stale lo
 	if err != nil {
 		return stale, err
 	}
-	if fresh.AccessToken != stale.AccessToken && fresh.Provider == stale.Provider && !a.needsRefresh(&fresh, a.now()) {
+	if fresh.AccessToken != stale.AccessToken && fresh.Provider == stale.Provider && !a.needsRefresh(&fresh, a.cfg.Now()) {
 		return fresh, nil
 	}
-	if next, ok := a.rotated.successor(fresh.RefreshToken, a.now()); ok {
+	if next, ok := a.rotated.successor(fresh.RefreshToken, a.cfg.Now()); ok {
 		// A stale copy of the session was written back after a refresh:
 		// continue from the newest token set, never the dead refresh token.
-		if !a.needsRefresh(&next, a.now()) {
+		if !a.needsRefresh(&next, a.cfg.Now()) {
 			return a.store(ctx, sessionToken, next)
 		}
 		fresh = next
@@ -166,12 +166,12 @@ func (a *Auth) doRefresh(ctx context.Context, p Provider, rf Refresher, stale lo
 		}
 		return stale, fail(ErrRefresh, safeCode(oauthErrorCode(cerr)), cerr)
 	}
-	nl := loginFromToken(p, tok, a.now(), &fresh)
+	nl := loginFromToken(p, tok, a.cfg.Now(), &fresh)
 	if err := a.checkRefreshedIDToken(ctx, p, &fresh, &nl); err != nil {
 		return stale, err
 	}
 	remember := nl.Expiry
-	if now := a.now(); remember.Before(now) {
+	if now := a.cfg.Now(); remember.Before(now) {
 		remember = now
 	}
 	a.rotated.put(used, nl, remember.Add(rotationMemory))
@@ -183,8 +183,8 @@ func (a *Auth) doRefresh(ctx context.Context, p Provider, rf Refresher, stale lo
 		// rotated-token memory hands it to the next request.
 		a.logFailure(ctx, p.Name(), err)
 	}
-	if a.onRefresh != nil {
-		a.onRefresh(ctx, a.info(&nl))
+	if a.cfg.OnRefresh != nil {
+		a.cfg.OnRefresh(ctx, a.info(&nl))
 	}
 	return nl, nil
 }
@@ -215,8 +215,8 @@ func (a *Auth) store(ctx context.Context, sessionToken string, nl login) (login,
 	if err != nil {
 		return nl, err
 	}
-	storeLogin(sctx, a.sm, &nl)
-	if _, _, err := a.sm.Commit(sctx); err != nil {
+	storeLogin(sctx, a.cfg.Sessions, &nl)
+	if _, _, err := a.cfg.Sessions.Commit(sctx); err != nil {
 		return nl, fail(ErrSession, "storing refreshed token", err)
 	}
 	return nl, nil
@@ -225,14 +225,14 @@ func (a *Auth) store(ctx context.Context, sessionToken string, nl login) (login,
 // reload reads the session as it is in the store now, in a context of its
 // own. It fails with [ErrRefresh] when the session is gone (logged out).
 func (a *Auth) reload(ctx context.Context, sessionToken string) (context.Context, login, error) {
-	sctx, err := a.sm.Load(ctx, sessionToken)
+	sctx, err := a.cfg.Sessions.Load(ctx, sessionToken)
 	if err != nil {
 		return nil, login{}, fail(ErrSession, "loading session", err)
 	}
-	if a.sm.Token(sctx) == "" {
+	if a.cfg.Sessions.Token(sctx) == "" {
 		return nil, login{}, fail(ErrRefresh, "session ended", errSessionGone)
 	}
-	l, ok := loadLogin(sctx, a.sm)
+	l, ok := loadLogin(sctx, a.cfg.Sessions)
 	if !ok {
 		return nil, login{}, fail(ErrRefresh, "logged out", errSessionGone)
 	}

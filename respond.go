@@ -117,7 +117,7 @@ func writeJSONError(w http.ResponseWriter, status int, code string) {
 // report logs err, tells OnError, and lets the ErrorHandler answer.
 func (a *Auth) report(w http.ResponseWriter, r *http.Request, provider string, err error) {
 	a.logFailure(r.Context(), provider, err)
-	a.errorHandler(w, r, err)
+	a.cfg.ErrorHandler(w, r, err)
 }
 
 // logFailure logs err and tells OnError, without answering. err's text is
@@ -131,8 +131,8 @@ func (a *Auth) logFailure(ctx context.Context, provider string, err error) {
 	if errors.Is(err, ErrProviderUnavailable) || errors.Is(err, ErrSession) {
 		level = slog.LevelError
 	}
-	a.log.LogAttrs(ctx, level, "sso: request refused", attrs...)
-	if a.onError != nil {
-		a.onError(ctx, err)
+	a.cfg.Logger.LogAttrs(ctx, level, "sso: request refused", attrs...)
+	if a.cfg.OnError != nil {
+		a.cfg.OnError(ctx, err)
 	}
 }
