@@ -61,7 +61,7 @@ func Example() {
 	mux.Handle("GET /auth/istores/callback", auth.Callback(istores.Name))
 	mux.Handle("GET /auth/multicart/login", auth.Login(multicart.Name))
 	mux.Handle("GET /auth/multicart/callback", auth.Callback(multicart.Name))
-	mux.HandleFunc("POST /logout", auth.Logout)
+	mux.Handle("POST /logout", auth.Logout())
 	mux.Handle("GET /account", auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := sso.TokenFromContext(r.Context())
 		claims, _ := sso.ClaimsFromContext(r.Context())

@@ -191,7 +191,7 @@ func (h *harness) routes(auth *sso.Auth, sm *scs.SessionManager) http.Handler {
 		mux.Handle("/auth/"+p+"/login", auth.Login(p))
 		mux.Handle("/auth/"+p+"/callback", auth.Callback(p))
 	}
-	mux.HandleFunc("/logout", auth.Logout)
+	mux.Handle("/logout", auth.Logout())
 	mux.Handle("/private", auth.Require(http.HandlerFunc(h.private)))
 	mux.Handle("/private/", auth.Require(http.HandlerFunc(h.private)))
 	mux.Handle("/products", auth.RequireScopes(istores.ScopeProductsRead)(http.HandlerFunc(h.private)))

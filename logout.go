@@ -4,13 +4,16 @@ import (
 	"net/http"
 )
 
-// Logout is the handler that logs the customer out: it destroys the whole
+// Logout returns the handler that logs the customer out: it destroys the whole
 // session in the store, so a copy of the old cookie is worth nothing, on
 // every app instance sharing the store. It accepts POST only — a GET that
 // logs out can be triggered by any image tag on any site — and refuses
 // requests a browser marks as cross-site (Sec-Fetch-Site). Browsers are
 // redirected (303) to [Config.AfterLogoutPath]; API clients get 204.
-func (a *Auth) Logout(w http.ResponseWriter, r *http.Request) {
+func (a *Auth) Logout() http.Handler { return http.HandlerFunc(a.logout) }
+
+// logout is the handler [Auth.Logout] returns.
+func (a *Auth) logout(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")

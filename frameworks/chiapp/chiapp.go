@@ -33,7 +33,7 @@ func newHandler(auth *sso.Auth, sm *scs.SessionManager, more func(chi.Router)) h
 		r.Method(http.MethodGet, "/auth/"+p+"/login", auth.Login(p))
 		r.Method(http.MethodGet, "/auth/"+p+"/callback", auth.Callback(p))
 	}
-	r.Post("/logout", auth.Logout)
+	r.Method(http.MethodPost, "/logout", auth.Logout())
 
 	r.Route("/account", func(r chi.Router) {
 		r.Use(auth.Require)

@@ -46,7 +46,7 @@ func newEcho(auth *sso.Auth, sm *scs.SessionManager, more func(*echo.Group)) *ec
 		e.GET("/auth/"+p+"/login", echo.WrapHandler(auth.Login(p)))
 		e.GET("/auth/"+p+"/callback", echo.WrapHandler(auth.Callback(p)))
 	}
-	e.POST("/logout", echo.WrapHandler(http.HandlerFunc(auth.Logout)))
+	e.POST("/logout", echo.WrapHandler(auth.Logout()))
 
 	g := e.Group("/account", echo.WrapMiddleware(auth.Require))
 	g.GET("/me", func(c echo.Context) error {

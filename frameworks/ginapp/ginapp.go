@@ -41,7 +41,7 @@ func newHandler(auth *sso.Auth, sm *scs.SessionManager, more func(*gin.RouterGro
 		r.GET("/auth/"+p+"/login", gin.WrapH(auth.Login(p)))
 		r.GET("/auth/"+p+"/callback", gin.WrapH(auth.Callback(p)))
 	}
-	r.POST("/logout", gin.WrapF(auth.Logout))
+	r.POST("/logout", gin.WrapH(auth.Logout()))
 
 	account := r.Group("/account", ginsso.Middleware(auth.Require))
 	account.GET("/me", func(c *gin.Context) {

@@ -14,9 +14,9 @@
 //     live in the request it passes to its next handler, never in
 //     c.Request, which is what Gin handlers read.
 //
-// [Middleware] fixes both. Mount plain http.Handlers (Auth.Login,
-// Auth.Callback) with gin.WrapH and handler functions (Auth.Logout) with
-// gin.WrapF: they answer the request and have no next handler to call.
+// [Middleware] fixes both. Mount the handlers (Auth.Login,
+// Auth.Callback, Auth.Logout) with gin.WrapH: they answer the request and
+// have no next handler to call.
 //
 // Run the whole engine inside the session manager's LoadAndSave:
 //
