@@ -137,7 +137,6 @@ type Auth struct {
 	defaultP  Provider            // where Require sends browsers without LoginPath
 	challenge string              // the WWW-Authenticate value of a 401
 
-	claims  claimCache
 	refresh singleflight.Group
 	rotated rotatedTokens
 }
@@ -230,10 +229,13 @@ func (a *Auth) provider(name string) Provider {
 
 // info describes l to the hooks.
 func (a *Auth) info(l *login) LoginInfo {
-	info := LoginInfo{Provider: l.Provider, Token: l.token(), Claims: a.claims.get(l.AccessToken)}
+	info := LoginInfo{Provider: l.Provider, Token: l.token()}
 	info.Token.Scopes = slices.Clone(l.Scopes) // the hook's own copy
-	if l.IDToken != "" {
-		info.IDClaims = a.claims.get(l.IDToken)
+	if l.access.jwt {
+		info.Claims = &Claims{set: l.access, raw: l.AccessToken}
+	}
+	if l.id.jwt {
+		info.IDClaims = &Claims{set: l.id, raw: l.IDToken}
 	}
 	switch {
 	case info.IDClaims != nil && info.IDClaims.Subject() != "":

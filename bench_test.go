@@ -64,7 +64,7 @@ func newBenchFixture(tb testing.TB) *benchFixture {
 		"shop_id":   "shop-20417",
 	})
 	id := stand.IssueIDToken(map[string]any{"nonce": randomString()})
-	return &benchFixture{stand: stand, login: login{
+	fx := &benchFixture{stand: stand, login: login{
 		Provider:     ssotest.ProviderMulticart,
 		AccessToken:  access,
 		TokenType:    "Bearer",
@@ -74,6 +74,8 @@ func newBenchFixture(tb testing.TB) *benchFixture {
 		Obtained:     now,
 		Scopes:       append([]string(nil), benchScopes...),
 	}}
+	fx.login.decodeClaims()
+	return fx
 }
 
 // benchProvider is a minimal Multicart client for the stand-in (the real
@@ -361,8 +363,7 @@ func BenchmarkRequireLoggedInFastCodec(b *testing.B) {
 // handlers use.
 func BenchmarkClaims(b *testing.B) {
 	fx := newBenchFixture(b)
-	app := newBenchApp(b, fx, nil)
-	ctx := withLogin(context.Background(), app.auth, fx.login)
+	ctx := withLogin(context.Background(), fx.login)
 	b.Run("ParseClaims", func(b *testing.B) {
 		benchLoop(b, func() {
 			c, err := ParseClaims(fx.login.AccessToken)
@@ -514,4 +515,40 @@ func TestHotPathAllocations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// floorKey is the context key of BenchmarkFloor.
+type floorKey struct{}
+
+// BenchmarkFloor is the least any cookie-session middleware does for a
+// logged-in request: parse the cookie, look its value up in a map (the
+// store, without a lock) and put what it finds into the request context,
+// for a handler that reads it back and writes the body. It runs in the
+// same harness as the other benchmarks, so it includes the harness's
+// own cost (BenchmarkBare).
+func BenchmarkFloor(b *testing.B) {
+	fx := newBenchFixture(b)
+	app := newBenchApp(b, fx, sessioncodec.Codec{})
+	data, found, err := app.sm.Store.Find(app.cookie.Value)
+	if err != nil || !found {
+		b.Fatal("no session in the store")
+	}
+	store := map[string][]byte{app.cookie.Value: data}
+	name := app.sm.Cookie.Name
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(name)
+		if err != nil {
+			http.Error(w, "no cookie", http.StatusUnauthorized)
+			return
+		}
+		v, ok := store[c.Value]
+		if !ok {
+			http.Error(w, "no session", http.StatusUnauthorized)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), floorKey{}, v))
+		benchSink += len(r.Context().Value(floorKey{}).([]byte))
+		_, _ = w.Write(benchBody)
+	})
+	benchServe(b, h, app.cookie)
 }

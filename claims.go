@@ -1,26 +1,61 @@
 package sso
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/shopsso/sso/internal/record"
 )
 
 // Claims are the claims of a JWT as the provider sent them, with typed
-// accessors for the registered claims (RFC 7519 §4.1) and for scopes. A
-// Claims value is immutable and may be shared between requests.
+// accessors for the registered claims (RFC 7519 §4.1), for scopes and for
+// the OpenID Connect standard claims name, email and email_verified (OIDC
+// Core §5.1).
+//
+// The claims the accessors return are decoded once, when the token is
+// received at login or refresh, and kept with the login in the session, so
+// reading them costs nothing per request however many customers are logged
+// in. [Claims.Value] and [Claims.Map] decode the token's payload on their
+// first use on a Claims value (in [ClaimsFromContext]'s case, once per
+// request). A Claims value is safe for concurrent use.
 type Claims struct {
-	all      jwt.MapClaims
-	subject  string
-	issuer   string
-	audience []string
-	expiry   time.Time
-	issued   time.Time
-	scopes   []string
+	set  claimSet
+	raw  string // the JWT, whose payload Value and Map decode; "" when all is given
+	once sync.Once
+	all  jwt.MapClaims
 }
+
+// claimSet is what a login keeps of a token's claims (see login_record.go).
+type claimSet struct {
+	jwt           bool // the token is a JWT; nothing else is set otherwise
+	subject       string
+	issuer        string
+	audience      string // a list record (internal/record), "" for none
+	expiry        time.Time
+	issued        time.Time
+	scopes        []string
+	name          string
+	email         string
+	emailVerified verified
+}
+
+// verified is the email_verified claim: absent, false or true.
+type verified uint8
+
+const (
+	verifiedAbsent verified = iota
+	verifiedFalse
+	verifiedTrue
+)
 
 // ParseClaims decodes the claims of a JWT without verifying its signature.
 //
@@ -36,19 +71,74 @@ func ParseClaims(token string) (*Claims, error) {
 	return newClaims(mc), nil
 }
 
+// newClaims returns the Claims of a decoded claim set.
 func newClaims(mc jwt.MapClaims) *Claims {
-	c := &Claims{all: mc}
-	c.subject, _ = mc.GetSubject()
-	c.issuer, _ = mc.GetIssuer()
-	c.audience, _ = mc.GetAudience()
+	c := &Claims{set: claimSetOf(mc), all: mc}
+	c.once.Do(func() {})
+	return c
+}
+
+// claimSetOf keeps what the accessors return of mc.
+func claimSetOf(mc jwt.MapClaims) claimSet {
+	s := claimSet{jwt: true}
+	s.subject, _ = mc.GetSubject()
+	s.issuer, _ = mc.GetIssuer()
+	if aud, _ := mc.GetAudience(); len(aud) > 0 {
+		s.audience = listRecord(aud)
+	}
 	if t, _ := mc.GetExpirationTime(); t != nil {
-		c.expiry = t.Time
+		s.expiry = t.Time
 	}
 	if t, _ := mc.GetIssuedAt(); t != nil {
-		c.issued = t.Time
+		s.issued = t.Time
 	}
-	c.scopes = scopesFromClaims(mc)
-	return c
+	s.scopes = scopesFromClaims(mc)
+	s.name, _ = mc["name"].(string)
+	s.email, _ = mc["email"].(string)
+	switch v := mc["email_verified"].(type) {
+	case bool:
+		s.emailVerified = verifiedFalse
+		if v {
+			s.emailVerified = verifiedTrue
+		}
+	case string: // some providers send "true"
+		switch v {
+		case "true":
+			s.emailVerified = verifiedTrue
+		case "false":
+			s.emailVerified = verifiedFalse
+		}
+	}
+	return s
+}
+
+// tokenClaims decodes the claims of token once, for a new login or a
+// refreshed one. A token that is not a JWT has none.
+func tokenClaims(token string) claimSet {
+	if token == "" {
+		return claimSet{}
+	}
+	mc := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, mc); err != nil {
+		return claimSet{}
+	}
+	return claimSetOf(mc)
+}
+
+// listRecord encodes a list of strings as one string.
+func listRecord(ss []string) string {
+	w := record.NewWriter(0, 8+scopesLen(ss))
+	w.Strings(ss)
+	return w.Done()
+}
+
+// parseList decodes a list written by listRecord.
+func parseList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	r, _ := record.NewReader(s)
+	return r.Strings()
 }
 
 // scopesFromClaims reads "scope" (space-separated, RFC 8693 §4.2) or
@@ -72,30 +162,73 @@ func scopesFromClaims(mc map[string]any) []string {
 }
 
 // Subject returns the "sub" claim.
-func (c *Claims) Subject() string { return c.subject }
+func (c *Claims) Subject() string { return c.set.subject }
 
 // Issuer returns the "iss" claim.
-func (c *Claims) Issuer() string { return c.issuer }
+func (c *Claims) Issuer() string { return c.set.issuer }
 
 // Audience returns the "aud" claim, a single string or a list.
-func (c *Claims) Audience() []string { return slices.Clone(c.audience) }
+func (c *Claims) Audience() []string { return parseList(c.set.audience) }
 
 // Expiry returns the "exp" claim, or the zero time.
-func (c *Claims) Expiry() time.Time { return c.expiry }
+func (c *Claims) Expiry() time.Time { return c.set.expiry }
 
 // IssuedAt returns the "iat" claim, or the zero time.
-func (c *Claims) IssuedAt() time.Time { return c.issued }
+func (c *Claims) IssuedAt() time.Time { return c.set.issued }
 
 // Scopes returns the scopes named in the "scope" or "scopes" claim.
-func (c *Claims) Scopes() []string { return slices.Clone(c.scopes) }
+func (c *Claims) Scopes() []string { return slices.Clone(c.set.scopes) }
+
+// Name returns the "name" claim (OIDC Core §5.1), or "".
+func (c *Claims) Name() string { return c.set.name }
+
+// Email returns the "email" claim (OIDC Core §5.1), or "".
+func (c *Claims) Email() string { return c.set.email }
+
+// EmailVerified reports the "email_verified" claim (OIDC Core §5.1): false
+// when it is false or absent.
+func (c *Claims) EmailVerified() bool { return c.set.emailVerified == verifiedTrue }
+
+// decoded returns every claim, decoding the token's payload on first use.
+func (c *Claims) decoded() jwt.MapClaims {
+	c.once.Do(func() {
+		mc := jwt.MapClaims{}
+		if _, _, err := jwt.NewParser().ParseUnverified(c.raw, mc); err == nil {
+			c.all = mc
+		}
+	})
+	return c.all
+}
 
 // Value returns one claim as decoded from JSON (string, float64, bool,
 // []any, map[string]any or nil).
 func (c *Claims) Value(name string) (any, bool) {
-	v, ok := c.all[name]
+	v, ok := c.decoded()[name]
 	return v, ok
 }
 
 // Map returns a copy of every claim as received. Nested maps and lists
-// are shared with the cached original and must not be modified.
-func (c *Claims) Map() map[string]any { return maps.Clone(c.all) }
+// are shared with the original and must not be modified.
+func (c *Claims) Map() map[string]any { return maps.Clone(c.decoded()) }
+
+// Decode decodes every claim into v with [json.Unmarshal], as
+// go-oidc's IDToken.Claims does: v is typically a pointer to the caller's
+// own struct with json tags.
+func (c *Claims) Decode(v any) error {
+	if c.raw == "" {
+		b, err := json.Marshal(c.all)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(b, v)
+	}
+	parts := strings.Split(c.raw, ".")
+	if len(parts) != 3 {
+		return errors.New("sso: claims: not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return fmt.Errorf("sso: claims: %w", err)
+	}
+	return json.Unmarshal(payload, v)
+}

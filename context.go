@@ -7,10 +7,11 @@ import "context"
 type ctxKey struct{}
 
 // reqLogin is what Require puts into the request context: the login read
-// from the session and the Auth whose claim cache decodes it.
+// from the session and its tokens' claims.
 type reqLogin struct {
-	l    login
-	auth *Auth
+	l      login
+	access Claims
+	id     Claims
 }
 
 // loginCtx carries a reqLogin. It is context.WithValue in one allocation
@@ -29,8 +30,12 @@ func (c *loginCtx) Value(key any) any {
 
 func (c *loginCtx) String() string { return "sso.withLogin" }
 
-func withLogin(ctx context.Context, a *Auth, l login) context.Context {
-	return &loginCtx{Context: ctx, rl: reqLogin{l: l, auth: a}}
+func withLogin(ctx context.Context, l login) context.Context {
+	c := &loginCtx{Context: ctx}
+	c.rl.l = l
+	c.rl.access.set, c.rl.access.raw = l.access, l.AccessToken
+	c.rl.id.set, c.rl.id.raw = l.id, l.IDToken
+	return c
 }
 
 func fromContext(ctx context.Context) (*reqLogin, bool) {
@@ -51,25 +56,24 @@ func TokenFromContext(ctx context.Context) (Token, bool) {
 
 // ClaimsFromContext returns the claims of the logged-in customer's access
 // token. It reports false outside [Auth.Require] or when the access token is
-// not a JWT. Claims are decoded once per token and cached, not per request.
+// not a JWT. The claims were decoded when the token was received, not on
+// each request.
 func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 	rl, ok := fromContext(ctx)
-	if !ok {
+	if !ok || !rl.access.set.jwt {
 		return nil, false
 	}
-	c := rl.auth.claims.get(rl.l.AccessToken)
-	return c, c != nil
+	return &rl.access, true
 }
 
 // IDClaimsFromContext returns the claims of the customer's OpenID Connect
 // ID token (Multicart). It reports false when the login has no ID token.
 func IDClaimsFromContext(ctx context.Context) (*Claims, bool) {
 	rl, ok := fromContext(ctx)
-	if !ok || rl.l.IDToken == "" {
+	if !ok || !rl.id.set.jwt {
 		return nil, false
 	}
-	c := rl.auth.claims.get(rl.l.IDToken)
-	return c, c != nil
+	return &rl.id, true
 }
 
 // ProviderFromContext returns the name of the provider the customer logged

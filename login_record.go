@@ -3,6 +3,7 @@ package sso
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -18,12 +19,24 @@ const (
 	// loginV1: provider, access token, token type, refresh token, ID
 	// token, expiry, obtained, scopes.
 	loginV1 = 1
+	// loginV2: loginV1's fields, then the claims of the access token and
+	// of the ID token (see writeClaims).
+	loginV2 = 2
+)
+
+// Flags that start a claim set in a record. Bits 3 and 4 hold the
+// email_verified claim (a [verified]).
+const (
+	claimsJWT          = 1 << 0 // the token is a JWT: the fields follow
+	claimsLoginScopes  = 1 << 1 // the scopes are the login's: not repeated
+	claimsAccessIssuer = 1 << 2 // the issuer is the access token's: not repeated
+	claimsVerifiedBit  = 3
 )
 
 // record encodes l as the value kept under loginKey.
 func (l *login) record() string {
-	w := record.NewWriter(loginV1, 64+len(l.Provider)+len(l.AccessToken)+len(l.TokenType)+
-		len(l.RefreshToken)+len(l.IDToken)+scopesLen(l.Scopes))
+	w := record.NewWriter(loginV2, 128+len(l.Provider)+len(l.AccessToken)+len(l.TokenType)+
+		len(l.RefreshToken)+len(l.IDToken)+2*scopesLen(l.Scopes)+claimsLen(&l.access)+claimsLen(&l.id))
 	w.String(l.Provider)
 	w.String(l.AccessToken)
 	w.String(l.TokenType)
@@ -32,7 +45,70 @@ func (l *login) record() string {
 	w.Time(l.Expiry)
 	w.Time(l.Obtained)
 	w.Strings(l.Scopes)
+	writeClaims(&w, &l.access, l.Scopes, "")
+	writeClaims(&w, &l.id, l.Scopes, l.access.issuer)
 	return w.Done()
+}
+
+func claimsLen(s *claimSet) int {
+	return len(s.subject) + len(s.issuer) + len(s.audience) + scopesLen(s.scopes) + len(s.name) + len(s.email)
+}
+
+// writeClaims appends s. Scopes equal to the login's, and an issuer equal
+// to accessIssuer, are written as a flag only.
+func writeClaims(w *record.Writer, s *claimSet, loginScopes []string, accessIssuer string) {
+	if !s.jwt {
+		w.Uint(0)
+		return
+	}
+	flags := uint64(claimsJWT) | uint64(s.emailVerified)<<claimsVerifiedBit
+	sameScopes := slices.Equal(s.scopes, loginScopes) && (s.scopes == nil) == (loginScopes == nil)
+	if sameScopes {
+		flags |= claimsLoginScopes
+	}
+	sameIssuer := accessIssuer != "" && s.issuer == accessIssuer
+	if sameIssuer {
+		flags |= claimsAccessIssuer
+	}
+	w.Uint(flags)
+	w.String(s.subject)
+	if !sameIssuer {
+		w.String(s.issuer)
+	}
+	w.String(s.audience)
+	w.Time(s.expiry)
+	w.Time(s.issued)
+	if !sameScopes {
+		w.Strings(s.scopes)
+	}
+	w.String(s.name)
+	w.String(s.email)
+}
+
+// readClaims reads what writeClaims wrote.
+func readClaims(r *record.Reader, loginScopes []string, accessIssuer string) claimSet {
+	flags := r.Uint()
+	if flags&claimsJWT == 0 {
+		return claimSet{}
+	}
+	s := claimSet{jwt: true, emailVerified: verified(flags >> claimsVerifiedBit & 3)}
+	s.subject = r.Text()
+	if flags&claimsAccessIssuer != 0 {
+		s.issuer = accessIssuer
+	} else {
+		s.issuer = r.Text()
+	}
+	s.audience = r.Text()
+	s.expiry = r.Time()
+	s.issued = r.Time()
+	if flags&claimsLoginScopes != 0 {
+		s.scopes = loginScopes
+	} else {
+		s.scopes = r.Strings()
+	}
+	s.name = r.Text()
+	s.email = r.Text()
+	return s
 }
 
 func scopesLen(ss []string) int {
@@ -43,14 +119,15 @@ func scopesLen(ss []string) int {
 	return n
 }
 
-// parseLogin decodes a record written by [login.record]. The login's
-// strings are substrings of s.
-func parseLogin(s string) (login, error) {
+// parseLogin decodes a record written by [login.record], or by an earlier
+// version of it (old is then true, and the claims have been decoded from
+// the tokens). The login's strings are substrings of s.
+func parseLogin(s string) (l login, old bool, err error) {
 	r, version := record.NewReader(s)
-	if version != loginV1 {
-		return login{}, fmt.Errorf("sso: login record of unknown version %d", version)
+	if version != loginV1 && version != loginV2 {
+		return login{}, false, fmt.Errorf("sso: login record of unknown version %d", version)
 	}
-	l := login{
+	l = login{
 		Provider:     r.Text(),
 		AccessToken:  r.Text(),
 		TokenType:    r.Text(),
@@ -60,10 +137,24 @@ func parseLogin(s string) (login, error) {
 		Obtained:     r.Time(),
 		Scopes:       r.Strings(),
 	}
-	if err := r.Done(); err != nil {
-		return login{}, fmt.Errorf("sso: login record: %w", err)
+	if version == loginV2 {
+		l.access = readClaims(&r, l.Scopes, "")
+		l.id = readClaims(&r, l.Scopes, l.access.issuer)
 	}
-	return l, nil
+	if err := r.Done(); err != nil {
+		return login{}, false, fmt.Errorf("sso: login record: %w", err)
+	}
+	if version == loginV1 {
+		l.decodeClaims()
+		return l, true, nil
+	}
+	return l, false, nil
+}
+
+// decodeClaims decodes the claims of l's tokens.
+func (l *login) decodeClaims() {
+	l.access = tokenClaims(l.AccessToken)
+	l.id = tokenClaims(l.IDToken)
 }
 
 // legacyLogin converts a login stored before logins had records: the login
@@ -72,6 +163,7 @@ func parseLogin(s string) (login, error) {
 func legacyLogin(v any) (login, bool) {
 	switch v := v.(type) {
 	case login:
+		v.decodeClaims()
 		return v, true
 	case []any:
 		if len(v) != 8 {
@@ -87,6 +179,7 @@ func legacyLogin(v any) (login, bool) {
 		l.Expiry, ok[5] = v[5].(time.Time)
 		l.Obtained, ok[6] = v[6].(time.Time)
 		l.Scopes, ok[7] = v[7].([]string)
+		l.decodeClaims()
 		return l, ok == [8]bool{true, true, true, true, true, true, true, true}
 	}
 	return login{}, false
@@ -100,10 +193,13 @@ func loadLogin(ctx context.Context, sm *scs.SessionManager) (login, bool) {
 	case nil:
 		return login{}, false
 	case string:
-		l, err := parseLogin(v)
+		l, old, err := parseLogin(v)
 		if err != nil {
 			sm.Remove(ctx, loginKey)
 			return login{}, false
+		}
+		if old {
+			sm.Put(ctx, loginKey, l.record())
 		}
 		return l, true
 	default:

@@ -25,13 +25,18 @@ func TestLoginRecordRoundTrip(t *testing.T) {
 			IDToken: "i.d.t", Expiry: now.Add(time.Hour), Obtained: now, Scopes: []string{"openid", "email"}}},
 		{"no expiry, no ID token", login{Provider: "istores", AccessToken: "opaque", TokenType: "Bearer", Obtained: now, Scopes: []string{}}},
 		{"zero", login{}},
+		{"with claims", login{Provider: "multicart", AccessToken: "a.b.c", Scopes: []string{"openid"},
+			access: claimSet{jwt: true, subject: "c-1", issuer: "https://id.example", audience: listRecord([]string{"api"}),
+				expiry: now.Add(time.Hour), issued: now, scopes: []string{"openid"}},
+			id: claimSet{jwt: true, subject: "c-1", issuer: "https://id.example", audience: listRecord([]string{"client"}),
+				expiry: now.Add(time.Hour), issued: now, scopes: []string{"other"}, name: "Ann", email: "ann@example.com", emailVerified: verifiedTrue}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := parseLogin(tt.l.record())
-			if err != nil {
-				t.Fatalf("parseLogin: %v", err)
+			got, old, err := parseLogin(tt.l.record())
+			if err != nil || old {
+				t.Fatalf("parseLogin = %v, old %v", err, old)
 			}
 			if !reflect.DeepEqual(got, tt.l) {
 				t.Errorf("parseLogin(record) = %+v, want %+v", got, tt.l)
@@ -56,12 +61,12 @@ func TestLoginRecordRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := parseLogin(tt.rec); err == nil {
+			if _, _, err := parseLogin(tt.rec); err == nil {
 				t.Error("parseLogin succeeded, want an error")
 			}
 		})
 	}
-	if _, err := parseLogin(good[:len(good)-2]); !errors.Is(err, record.ErrCorrupt) {
+	if _, _, err := parseLogin(good[:len(good)-2]); !errors.Is(err, record.ErrCorrupt) {
 		t.Errorf("truncated record: err = %v, want record.ErrCorrupt", err)
 	}
 }
@@ -133,12 +138,15 @@ func TestLegacyLoginsStayLoggedIn(t *testing.T) {
 			if _, again := values[sessioncodec.RewriteKey]; again {
 				t.Error("the rewritten session is still marked for rewriting")
 			}
-			l, err := parseLogin(rec)
-			if err != nil {
-				t.Fatal(err)
+			l, old, err := parseLogin(rec)
+			if err != nil || old {
+				t.Fatalf("parseLogin = %v, old %v", err, old)
 			}
-			if !reflect.DeepEqual(l, fx.login) {
+			if l.record() != fx.login.record() {
 				t.Errorf("rewritten login = %+v, want %+v", l, fx.login)
+			}
+			if l.access.subject == "" || l.id.subject == "" {
+				t.Errorf("rewritten login lacks its claims: %+v", l)
 			}
 		})
 	}

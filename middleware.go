@@ -24,7 +24,7 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 		l, err := a.currentLogin(r.Context())
 		switch {
 		case err == nil:
-			next.ServeHTTP(w, r.WithContext(withLogin(r.Context(), a, l)))
+			next.ServeHTTP(w, r.WithContext(withLogin(r.Context(), l)))
 		case errors.Is(err, ErrLoginRequired):
 			a.loginRequired(w, r, l.Provider)
 		default:
@@ -83,7 +83,7 @@ func (a *Auth) loginRequired(w http.ResponseWriter, r *http.Request, previous st
 func (a *Auth) Identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if l, err := a.currentLogin(r.Context()); err == nil {
-			r = r.WithContext(withLogin(r.Context(), a, l))
+			r = r.WithContext(withLogin(r.Context(), l))
 		}
 		next.ServeHTTP(w, r)
 	})

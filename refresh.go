@@ -201,7 +201,7 @@ func (a *Auth) checkRefreshedIDToken(ctx context.Context, p Provider, prev, nl *
 	if err != nil {
 		return fail(ErrRefresh, "ID token rejected", err)
 	}
-	if old := a.claims.get(prev.IDToken); old != nil && old.Subject() != c.Subject() {
+	if prev.id.jwt && prev.id.subject != c.Subject() {
 		return fail(ErrRefresh, "ID token names another subject", nil)
 	}
 	return nil

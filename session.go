@@ -28,6 +28,11 @@ type login struct {
 	Expiry       time.Time // zero when the provider gave no expires_in
 	Obtained     time.Time // when this token set was received
 	Scopes       []string  // granted scopes
+
+	// The claims of the access token and of the ID token, decoded when
+	// the tokens were received (not kept by gob, which only saw older
+	// sessions).
+	access, id claimSet
 }
 
 // pending is one login that has been started but not yet completed. At most

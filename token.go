@@ -71,6 +71,7 @@ func loginFromToken(p Provider, tok *oauth2.Token, now time.Time, prev *login) l
 	if id, ok := tok.Extra("id_token").(string); ok {
 		l.IDToken = id
 	}
+	l.access = tokenClaims(l.AccessToken)
 	// x/oauth2 computes Expiry from expires_in with the wall clock; keep
 	// the lifetime relative to our own clock so an injected clock works.
 	if tok.ExpiresIn != 0 {
@@ -80,8 +81,8 @@ func loginFromToken(p Provider, tok *oauth2.Token, now time.Time, prev *login) l
 	}
 	if s, ok := tok.Extra("scope").(string); ok && s != "" {
 		l.Scopes = strings.Fields(s)
-	} else if c, err := ParseClaims(tok.AccessToken); err == nil && len(c.scopes) > 0 {
-		l.Scopes = c.scopes
+	} else if len(l.access.scopes) > 0 {
+		l.Scopes = l.access.scopes
 	} else if prev != nil {
 		l.Scopes = prev.Scopes
 	} else if sr, ok := p.(ScopeRequester); ok {
@@ -93,7 +94,11 @@ func loginFromToken(p Provider, tok *oauth2.Token, now time.Time, prev *login) l
 		}
 		if l.IDToken == "" {
 			l.IDToken = prev.IDToken
+			l.id = prev.id
 		}
+	}
+	if l.IDToken != "" && !l.id.jwt {
+		l.id = tokenClaims(l.IDToken)
 	}
 	return l
 }
