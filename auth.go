@@ -25,7 +25,13 @@ const (
 // Config configures an [Auth]. Sessions and Providers are required; every
 // other field's zero value is the strict default documented on it.
 type Config struct {
-	// Sessions keeps logins server-side. Required. Its cookie must be
+	// Sessions keeps logins server-side. Required. Set its Store before
+	// calling New: New wraps it so that every store call has a deadline
+	// (StoreTimeout), a store failure is answered 503 ([ErrStoreUnavailable])
+	// and a destroyed session cannot be saved back by a request that still
+	// holds a copy (see [Auth.Logout]). New also sets its ErrorFunc to one
+	// that answers those two cases itself and passes any other error to the
+	// ErrorFunc it had. Its cookie must be
 	// HttpOnly and must not be SameSite=None; it must be Secure unless
 	// InsecureCookie is set. (SameSite=Strict would drop the cookie on
 	// the return from the provider; scs's default, Lax, is right.)
@@ -98,6 +104,12 @@ type Config struct {
 	// those that do not end in an error response (a refresh that failed
 	// while the old token was still valid).
 	OnError func(ctx context.Context, err error)
+
+	// StoreTimeout bounds each call to the session store (through the
+	// context of an [scs.CtxStore], by a bounded wait for other stores).
+	// A store that does not answer in time is treated as down: the request
+	// gets 503 with Retry-After. Zero: [DefaultStoreTimeout] (1 second).
+	StoreTimeout time.Duration
 
 	// Now is the clock. Zero: [time.Now]. Tests inject their own.
 	Now func() time.Time
@@ -212,7 +224,12 @@ func New(cfg Config) (*Auth, error) {
 	if cfg.Locker == nil {
 		cfg.Locker = NewLocalLocker()
 	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = DefaultStoreTimeout
+	}
 	a.cfg = cfg
+	sm.Store = newStoreGuard(sm, cfg.StoreTimeout, cfg.Locker, cfg.Logger, cfg.Now)
+	sm.ErrorFunc = a.sessionErrorFunc(sm.ErrorFunc)
 	return a, nil
 }
 

@@ -151,6 +151,10 @@ func newBenchApp(tb testing.TB, fx *benchFixture, codec scs.Codec) *benchApp {
 	if codec != nil {
 		sm.Codec = codec
 	}
+	// The baseline is scs alone: its own manager on the same store and
+	// codec, without the store guard New puts around sm.Store.
+	plain := scs.New()
+	plain.Codec, plain.Store = sm.Codec, sm.Store
 	a, err := New(Config{
 		Sessions:       sm,
 		Providers:      []Provider{newBenchProvider(fx.stand, nil)},
@@ -165,8 +169,8 @@ func newBenchApp(tb testing.TB, fx *benchFixture, codec scs.Codec) *benchApp {
 	app.bare = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write(benchBody)
 	})
-	app.scs = sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l, ok := loadLogin(r.Context(), sm)
+	app.scs = plain.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l, ok := loadLogin(r.Context(), plain)
 		if !ok || l.AccessToken == "" {
 			http.Error(w, "no login in the session", http.StatusInternalServerError)
 			return

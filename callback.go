@@ -98,6 +98,12 @@ func (a *Auth) complete(w http.ResponseWriter, r *http.Request, p Provider) erro
 		return fail(ErrSession, "renewing session token", err)
 	}
 	storeLogin(ctx, a.cfg.Sessions, &l)
+	// Store the login before answering: a store that is down refuses the
+	// callback (503) with nothing stored, instead of failing after the
+	// redirect has been written.
+	if _, _, err := a.cfg.Sessions.Commit(ctx); err != nil {
+		return fail(ErrSession, "storing login", err)
+	}
 	http.Redirect(w, r, pd.ReturnTo, http.StatusFound)
 	return nil
 }

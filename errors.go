@@ -42,8 +42,14 @@ var (
 	ErrLoginRequired = errors.New("sso: login required")
 	// ErrInsufficientScope: the login lacks a scope [Auth.RequireScopes] asks for.
 	ErrInsufficientScope = errors.New("sso: insufficient scope")
-	// ErrSession: the session store failed.
+	// ErrSession: a session operation failed.
 	ErrSession = errors.New("sso: session store failed")
+	// ErrStoreUnavailable: the session store failed or did not answer
+	// within [Config.StoreTimeout]; answered 503 with Retry-After.
+	ErrStoreUnavailable = errors.New("sso: session store unavailable")
+	// ErrSessionEnded: a request tried to save a session that has been
+	// destroyed (logged out) since the request loaded it; nothing was saved.
+	ErrSessionEnded = errors.New("sso: session ended")
 	// ErrMethod: the handler does not accept the request's method.
 	ErrMethod = errors.New("sso: method not allowed")
 	// ErrCrossSite: a state-changing request came from another site.

@@ -107,6 +107,16 @@ func withConfig(f func(*sso.Config)) harnessOption {
 	return func(_ *ssotest.Options, c *sso.Config, _ *http.Client) { f(c) }
 }
 
+// withSessions configures the harness's session manager before New.
+func withSessions(f func(*scs.SessionManager)) harnessOption {
+	return func(_ *ssotest.Options, c *sso.Config, _ *http.Client) {
+		if c.Sessions == nil {
+			c.Sessions = scs.New()
+		}
+		f(c.Sessions)
+	}
+}
+
 func withTokenTimeout(d time.Duration) harnessOption {
 	return func(_ *ssotest.Options, _ *sso.Config, hc *http.Client) { hc.Timeout = d }
 }
@@ -151,8 +161,10 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	}))
 	t.Cleanup(h.api.Close)
 
-	h.sm = scs.New()
-	cfg.Sessions = h.sm
+	if cfg.Sessions == nil { // withSessions may have made one
+		cfg.Sessions = scs.New()
+	}
+	h.sm = cfg.Sessions
 	var mcP sso.Provider = h.mc
 	if len(cfg.Providers) == 1 {
 		if wm, ok := cfg.Providers[0].(wrapMarker); ok {

@@ -49,6 +49,13 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, p Provider, re
 		list = list[len(list)-a.cfg.MaxPending+1:] // drop the oldest
 	}
 	a.cfg.Sessions.Put(ctx, pendingKey, append(list, pd))
+	// Store the pending login now, so that a store that is down refuses
+	// the login here (503) instead of after the redirect has been written.
+	// (LoadAndSave writes the same session again when the response starts.)
+	if _, _, err := a.cfg.Sessions.Commit(ctx); err != nil {
+		a.report(w, r, p.Name(), fail(ErrSession, "storing pending login", err))
+		return
+	}
 
 	target := p.AuthCodeURL(AuthParams{
 		State:         pd.State,

@@ -6,7 +6,11 @@ import (
 
 // Logout returns the handler that logs the customer out: it destroys the whole
 // session in the store, so a copy of the old cookie is worth nothing, on
-// every app instance sharing the store. It accepts POST only — a GET that
+// every app instance sharing the store. The logout is final: the session's
+// record is replaced by a tombstone that lasts as long as the session would
+// have, and a request of that session still in flight (on any instance
+// sharing the [Config.Locker]) cannot save its copy back, nor set the old
+// cookie again (see [ErrSessionEnded]). It accepts POST only — a GET that
 // logs out can be triggered by any image tag on any site — and refuses
 // requests a browser marks as cross-site (Sec-Fetch-Site). Browsers are
 // redirected (303) to [Config.AfterLogoutPath]; API clients get 204.

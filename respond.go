@@ -82,7 +82,9 @@ func describe(err error) answer {
 	switch {
 	case errors.Is(err, ErrMethod):
 		return answer{http.StatusMethodNotAllowed, "method_not_allowed", "This request is not allowed."}
-	case errors.Is(err, ErrLoginRequired), errors.Is(err, ErrRefresh):
+	case errors.Is(err, ErrStoreUnavailable):
+		return answer{http.StatusServiceUnavailable, "store_unavailable", "The service is briefly unavailable. Please try again in a moment."}
+	case errors.Is(err, ErrLoginRequired), errors.Is(err, ErrRefresh), errors.Is(err, ErrSessionEnded):
 		return answer{http.StatusUnauthorized, "login_required", "Please log in."}
 	case errors.Is(err, ErrInsufficientScope):
 		return answer{http.StatusForbidden, "insufficient_scope", "Your login does not allow this page."}
@@ -114,15 +116,53 @@ func writeJSONError(w http.ResponseWriter, status int, code string) {
 	_, _ = w.Write([]byte(`{"error":"` + code + `"}` + "\n"))
 }
 
-// report logs err, tells OnError, and lets the ErrorHandler answer.
+// report logs err, tells OnError, and lets the ErrorHandler answer. A
+// refusal because the session store is down carries Retry-After.
 func (a *Auth) report(w http.ResponseWriter, r *http.Request, provider string, err error) {
 	a.logFailure(r.Context(), provider, err)
+	if errors.Is(err, ErrStoreUnavailable) {
+		w.Header().Set("Retry-After", storeRetryAfter)
+	}
 	a.cfg.ErrorHandler(w, r, err)
+}
+
+// sessionErrorFunc returns the session manager's ErrorFunc (see
+// [Config.Sessions]). LoadAndSave calls it when loading the session fails,
+// before any middleware of this package runs, and when saving it fails.
+// A store that is down is answered like any refusal of this package (503,
+// Retry-After). A save refused because the session was logged out
+// meanwhile writes nothing: the response goes out as the handler writes
+// it, without the session cookie, so it cannot set the old one again.
+// Anything else goes to prev, the ErrorFunc the manager had.
+func (a *Auth) sessionErrorFunc(prev func(http.ResponseWriter, *http.Request, error)) func(http.ResponseWriter, *http.Request, error) {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		switch {
+		case errors.Is(err, ErrSessionEnded):
+			if a.cfg.OnError != nil {
+				a.cfg.OnError(r.Context(), err)
+			}
+		case errors.Is(err, ErrStoreUnavailable):
+			a.report(w, r, "", err)
+		case prev != nil:
+			prev(w, r, err)
+		default:
+			a.report(w, r, "", fail(ErrSession, "session manager", err))
+		}
+	}
 }
 
 // logFailure logs err and tells OnError, without answering. err's text is
 // safe to log: this package's errors print a kind and a short reason only.
+//
+// A session store that is down is not logged here: the store guard says
+// "session store unavailable" at most once a minute, not once a request.
 func (a *Auth) logFailure(ctx context.Context, provider string, err error) {
+	if errors.Is(err, ErrStoreUnavailable) {
+		if a.cfg.OnError != nil {
+			a.cfg.OnError(ctx, err)
+		}
+		return
+	}
 	attrs := []slog.Attr{slog.String("reason", err.Error())}
 	if provider != "" {
 		attrs = append(attrs, slog.String("provider", provider))
