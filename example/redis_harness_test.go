@@ -339,7 +339,9 @@ func (c *redisCluster) me(jar http.CookieJar, instance string) meResult {
 	return getMe(c.via(jar, instance), c.lb.URL)
 }
 
-// sessionKeys returns how many scs sessions are in Redis.
+// sessionKeys returns how many live scs sessions are in Redis: a logged-out
+// session's record is a tombstone (a value starting with a zero byte,
+// which no codec writes) until the session would have expired.
 func (c *redisCluster) sessionKeys() int {
 	c.t.Helper()
 	opts, err := redis.ParseURL(c.redisURL)
@@ -352,5 +354,12 @@ func (c *redisCluster) sessionKeys() int {
 	if err != nil {
 		c.t.Fatalf("listing Redis keys: %v", err)
 	}
-	return len(keys)
+	live := 0
+	for _, k := range keys {
+		v, err := client.Get(context.Background(), k).Bytes()
+		if err == nil && !bytes.HasPrefix(v, []byte("\x00shopsso:")) {
+			live++
+		}
+	}
+	return live
 }
