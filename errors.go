@@ -3,11 +3,15 @@ package sso
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
+	"strings"
 
 	"golang.org/x/oauth2"
+
+	"github.com/shopsso/sso/verify"
 )
 
 // Sentinel errors. Every error this package reports wraps one of them, so
@@ -171,4 +175,44 @@ func StatusCode(err error) int { return describe(err).status }
 func isTimeoutFailure(err error) bool {
 	var f *failure
 	return errors.As(err, &f) && f.reason == "timeout"
+}
+
+// failureAttrs returns the log attributes that say why err happened, for
+// the one log record of a refusal: for a token that failed a check, the
+// check with the expected and received values ([verify.CheckError]; never
+// the token) and, where known, the setting to change; for a token-endpoint
+// call the provider answered, its HTTP status and OAuth error code
+// (RFC 6749 §5.2). Values from a token are length-capped; the OAuth code
+// is logged only when well-formed.
+func failureAttrs(err error) []slog.Attr {
+	var attrs []slog.Attr
+	var ce *verify.CheckError
+	if errors.As(err, &ce) {
+		attrs = append(attrs, slog.String("check", ce.Check))
+		if ce.Expected != "" || ce.Got != "" {
+			attrs = append(attrs, slog.String("expected", capLog(ce.Expected)), slog.String("got", capLog(ce.Got)))
+		}
+		if ce.Fix != "" {
+			attrs = append(attrs, slog.String("fix", ce.Fix))
+		}
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		if re.Response != nil {
+			attrs = append(attrs, slog.Int("http_status", re.Response.StatusCode))
+		}
+		if re.ErrorCode != "" {
+			attrs = append(attrs, slog.String("oauth_error", safeCode(re.ErrorCode)))
+		}
+	}
+	return attrs
+}
+
+// capLog cuts a value taken from a token to a length fit for a log line.
+func capLog(s string) string {
+	const max = 200
+	if len(s) > max {
+		return strings.ToValidUTF8(s[:max], "") + "…"
+	}
+	return s
 }

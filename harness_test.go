@@ -151,7 +151,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	h.mc, err = multicart.New(multicart.Config{
 		ClientID: me.Client.ID, ClientSecret: me.Client.Secret,
 		RedirectURL: base + "/auth/multicart/callback",
-		AuthURL:     me.AuthURL, TokenURL: me.TokenURL, Issuer: me.Issuer, JWKSURL: me.JWKSURL,
+		AuthURL:     me.AuthURL, TokenURL: me.TokenURL, // issuer and keys through discovery
 		HTTPClient: hc, Now: h.clock.Now,
 	})
 	require.NoError(t, err)

@@ -167,6 +167,7 @@ func (a *Auth) logFailure(ctx context.Context, provider string, err error) {
 	if provider != "" {
 		attrs = append(attrs, slog.String("provider", provider))
 	}
+	attrs = append(attrs, failureAttrs(err)...)
 	level := slog.LevelWarn
 	if errors.Is(err, ErrProviderUnavailable) || errors.Is(err, ErrSession) {
 		level = slog.LevelError

@@ -19,8 +19,8 @@
 //	MULTICART_SERVICE_CLIENT_SECRET  its secret (default: MULTICART_CLIENT_SECRET)
 //	MULTICART_AUTH_URL        default https://identity.multicartshop.com/
 //	MULTICART_TOKEN_URL       default https://identity.multicartshop.com/api/connect/token
-//	MULTICART_ISSUER          expected ID-token issuer (default: MULTICART_AUTH_URL without its trailing slash)
-//	MULTICART_JWKS_URL        verify ID-token signatures with this key set (default: not checked; see README)
+//	MULTICART_ISSUER          expected ID-token issuer (default: discovery's, else any URL on the token URL's origin; see README)
+//	MULTICART_JWKS_URL        verify ID-token signatures with this key set (default: discovery's jwks_uri; see README)
 //	REDIS_URL                 keep sessions in Redis (redis://127.0.0.1:6379/0) so instances share them
 package main
 

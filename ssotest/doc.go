@@ -2,8 +2,12 @@
 // Istores and Multicart, for tests and local development. It speaks their
 // exact wire formats — Istores' "scopes" parameter and form-only client
 // secret, Multicart's "application" and "return" parameters, public-client
-// PKCE, ID tokens and rotating refresh tokens — and signs real RS256 JWTs
-// with a key it serves as a JWK set.
+// PKCE, ID tokens and rotating refresh tokens — and signs real JWTs (RS256,
+// or ES256, ES384 or EdDSA with [Options.KeyType]) with a key it serves as a
+// JWK set. Multicart also serves an OpenID Connect discovery document under
+// [Endpoints.BaseURL] (unless [Options.NoDiscovery]), and its issuer can be
+// spelt as a test needs ([Options.MulticartIssuer]); access tokens carry
+// "typ": "at+jwt" (RFC 9068).
 //
 // # In tests
 //
@@ -12,7 +16,7 @@
 //
 //	srv := ssotest.NewServer(ssotest.Options{AutoApprove: true})
 //	t.Cleanup(srv.Close)
-//	ep := srv.Multicart() // AuthURL, TokenURL, JWKSURL, Issuer, Client
+//	ep := srv.Multicart() // AuthURL, TokenURL, JWKSURL, Issuer, BaseURL, Client
 //
 // With AutoApprove, GET on an authorize URL answers 302 straight to the
 // redirect URI with "code" and "state" added, so a cookie-jar HTTP client can

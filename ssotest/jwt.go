@@ -1,16 +1,21 @@
 package ssotest
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -77,9 +82,10 @@ func (s *Server) idClaims(g *grant, now time.Time, f Failure) map[string]any {
 	return c
 }
 
-// sign returns claims as an RS256 JWT with this server's kid, or, if unsigned,
-// as an alg "none" JWT.
-func (s *Server) sign(claims map[string]any, unsigned bool) string {
+// sign returns claims as a JWT signed with this server's key and kid, with
+// header "typ" set to typ unless it is empty, or, if unsigned, as an alg
+// "none" JWT.
+func (s *Server) sign(claims map[string]any, typ string, unsigned bool) string {
 	var (
 		tok string
 		err error
@@ -87,15 +93,21 @@ func (s *Server) sign(claims map[string]any, unsigned bool) string {
 	if unsigned {
 		tok, err = jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims(claims)).SignedString(jwt.UnsafeAllowNoneSignatureType)
 	} else {
-		t := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
+		t := jwt.NewWithClaims(jwt.GetSigningMethod(s.alg), jwt.MapClaims(claims))
 		t.Header["kid"] = s.kid
-		tok, err = t.SignedString(s.key)
+		if typ != "" {
+			t.Header["typ"] = typ
+		}
+		tok, err = t.SignedString(s.signer)
 	}
 	if err != nil {
 		panic(fmt.Sprintf("ssotest: signing a token: %v", err)) // only on a claim that cannot be JSON-encoded
 	}
 	return tok
 }
+
+// accessTokenType is the "typ" of access tokens (RFC 9068 §2.1).
+const accessTokenType = "at+jwt"
 
 // IssueAccessToken returns a signed RS256 access token for provider
 // (ProviderIstores or ProviderMulticart) as the token endpoint would issue it:
@@ -108,7 +120,7 @@ func (s *Server) IssueAccessToken(provider string, claims map[string]any) string
 		panic(fmt.Sprintf("ssotest: IssueAccessToken: unknown provider %q", provider))
 	}
 	c := s.accessClaims(p, s.opts.Subject, p.client.ID, nil, s.opts.Now(), false)
-	return s.sign(merge(c, claims), false)
+	return s.sign(merge(c, claims), accessTokenType, false)
 }
 
 // IssueIDToken returns a signed RS256 Multicart ID token: "iss", "sub", "aud"
@@ -117,7 +129,7 @@ func (s *Server) IssueAccessToken(provider string, claims map[string]any) string
 func (s *Server) IssueIDToken(claims map[string]any) string {
 	now := s.opts.Now()
 	g := &grant{clientID: s.multicart.client.ID, subject: s.opts.Subject, authTime: now}
-	return s.sign(merge(s.idClaims(g, now, Failure{}), claims), false)
+	return s.sign(merge(s.idClaims(g, now, Failure{}), claims), "", false)
 }
 
 // merge applies overrides to c; a nil value deletes the claim.
@@ -132,34 +144,66 @@ func merge(c, overrides map[string]any) map[string]any {
 	return c
 }
 
-// jwk is one RSA public key in a JWK set (RFC 7517 §4, RFC 7518 §6.3.1).
-type jwk struct {
-	Kty string `json:"kty"`
-	Kid string `json:"kid"`
-	Use string `json:"use"`
-	Alg string `json:"alg"`
-	N   string `json:"n"`
-	E   string `json:"e"`
-}
-
-// jwks serves the signing key as a JWK set.
+// jwks serves the signing key as a JWK set (RFC 7517 §5), with "use" sig
+// and its "alg".
 func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {
-	n, e := jwkNumbers(&s.key.PublicKey)
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string][]jwk{
-		"keys": {{Kty: "RSA", Kid: s.kid, Use: "sig", Alg: "RS256", N: n, E: e}},
+	j, err := jwkset.NewJWKFromKey(s.signer.Public(), jwkset.JWKOptions{
+		Metadata: jwkset.JWKMetadataOptions{KID: s.kid, USE: jwkset.UseSig, ALG: jwkset.ALG(s.alg)},
 	})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"keys": []jwkset.JWKMarshal{j.Marshal()}})
 }
 
-// jwkNumbers returns the key's modulus and exponent, base64url-encoded.
-func jwkNumbers(k *rsa.PublicKey) (n, e string) {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc(k.N.Bytes()), enc(big.NewInt(int64(k.E)).Bytes())
+// newSigner generates a key of type kt and returns it with its JWS
+// algorithm and its RFC 7638 thumbprint as kid.
+func newSigner(kt KeyType) (crypto.Signer, string, string) {
+	var (
+		key crypto.Signer
+		alg string
+		err error
+	)
+	switch kt {
+	case KeyRSA:
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+		alg = "RS256"
+	case KeyECP256:
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		alg = "ES256"
+	case KeyECP384:
+		key, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		alg = "ES384"
+	case KeyEd25519:
+		_, key, err = ed25519.GenerateKey(rand.Reader)
+		alg = "EdDSA"
+	default:
+		panic(fmt.Sprintf("ssotest: unknown KeyType %q", kt))
+	}
+	if err != nil {
+		panic(fmt.Sprintf("ssotest: generating a %s key: %v", kt, err))
+	}
+	j, err := jwkset.NewJWKFromKey(key.Public(), jwkset.JWKOptions{})
+	if err != nil {
+		panic(fmt.Sprintf("ssotest: %s key as JWK: %v", kt, err))
+	}
+	return key, alg, thumbprint(j.Marshal())
 }
 
-// thumbprint is the key's RFC 7638 JWK thumbprint, used as its kid.
-func thumbprint(k *rsa.PublicKey) string {
-	n, e := jwkNumbers(k)
-	sum := sha256.Sum256([]byte(`{"e":"` + e + `","kty":"RSA","n":"` + n + `"}`))
+// thumbprint is the key's RFC 7638 JWK thumbprint: SHA-256 over its
+// required members in lexicographic order.
+func thumbprint(m jwkset.JWKMarshal) string {
+	var members string
+	switch m.KTY {
+	case jwkset.KtyRSA:
+		members = `{"e":"` + m.E + `","kty":"RSA","n":"` + m.N + `"}`
+	case jwkset.KtyEC:
+		members = `{"crv":"` + string(m.CRV) + `","kty":"EC","x":"` + m.X + `","y":"` + m.Y + `"}`
+	case jwkset.KtyOKP:
+		members = `{"crv":"` + string(m.CRV) + `","kty":"OKP","x":"` + m.X + `"}`
+	}
+	sum := sha256.Sum256([]byte(members))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

@@ -1,13 +1,15 @@
 package ssotest
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
-	"fmt"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -92,16 +94,45 @@ type Options struct {
 	// accept either.
 	IstoresScopesAsString bool
 
+	// KeyType is the type of the key that signs every token. Zero: KeyRSA
+	// (RS256).
+	KeyType KeyType
+
+	// MulticartIssuer is the "iss" of Multicart's ID and access tokens and
+	// of its discovery document. A value starting with "/" is a path on
+	// the server's URL ("/multicart/", "/tenant/v2"); any other value is
+	// used as is (for example a foreign origin, to prove it is refused).
+	// Zero: the server's URL + "/multicart".
+	MulticartIssuer string
+	// NoDiscovery makes Multicart's discovery document answer 404, as a
+	// provider that serves none.
+	NoDiscovery bool
+
 	// Logf, if set, receives one line per authorize and token decision, from
 	// concurrent handlers. It is never given a code, token, verifier or
 	// secret. Nil means no logging.
 	Logf func(format string, args ...any)
 }
 
+// KeyType names a signing key type for [Options.KeyType].
+type KeyType string
+
+// Key types and the algorithm each signs with.
+const (
+	KeyRSA     KeyType = "RSA"      // RSA-2048, RS256
+	KeyECP256  KeyType = "EC P-256" // ES256
+	KeyECP384  KeyType = "EC P-384" // ES384
+	KeyEd25519 KeyType = "Ed25519"  // EdDSA
+)
+
 // Endpoints is what a client needs to talk to one provider of the stand-in.
 type Endpoints struct {
 	AuthURL, TokenURL, JWKSURL, Issuer string
-	Client                             Client
+	// BaseURL is the provider's base URL; Multicart serves its OpenID
+	// Connect discovery document under it (BaseURL +
+	// "/.well-known/openid-configuration") unless [Options.NoDiscovery].
+	BaseURL string
+	Client  Client
 	// ServiceClient is the client the client-credentials grant accepts
 	// (Multicart only): [Options.MulticartService], else Client.
 	ServiceClient Client
@@ -126,8 +157,8 @@ type provider struct {
 type Server struct {
 	srv       *httptest.Server
 	opts      Options // normalized: every default filled in
-	key       *rsa.PrivateKey
-	kid       string
+	signer    crypto.Signer
+	alg, kid  string
 	closed    chan struct{}
 	closeOnce sync.Once
 
@@ -143,8 +174,8 @@ type Server struct {
 	redirectsFollowed int
 }
 
-// NewServer starts a stand-in on a loopback address with a fresh RSA-2048
-// signing key. The caller must call [Server.Close].
+// NewServer starts a stand-in on a loopback address with a fresh signing
+// key of [Options.KeyType]. The caller must call [Server.Close].
 func NewServer(opts Options) *Server {
 	if opts.Istores == (Client{}) {
 		opts.Istores = DefaultIstoresClient()
@@ -174,14 +205,15 @@ func NewServer(opts Options) *Server {
 		opts.Now = time.Now
 	}
 
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(fmt.Sprintf("ssotest: generating RSA key: %v", err))
+	if opts.KeyType == "" {
+		opts.KeyType = KeyRSA
 	}
+	signer, alg, kid := newSigner(opts.KeyType)
 	s := &Server{
 		opts:          opts,
-		key:           key,
-		kid:           thumbprint(&key.PublicKey),
+		signer:        signer,
+		alg:           alg,
+		kid:           kid,
 		closed:        make(chan struct{}),
 		autoApprove:   opts.AutoApprove,
 		codes:         make(map[string]*grant),
@@ -214,6 +246,7 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("GET "+p.prefix+"/.well-known/jwks.json", s.jwks)
 		mux.HandleFunc(p.prefix+"/redirected-token", s.redirectedToken(p))
 	}
+	mux.HandleFunc("GET "+s.multicart.prefix+"/.well-known/openid-configuration", s.discovery(s.multicart))
 	return mux
 }
 
@@ -241,12 +274,45 @@ func (s *Server) endpoints(p *provider) Endpoints {
 		TokenURL:      s.URL() + p.tokenPath,
 		JWKSURL:       s.URL() + p.prefix + "/.well-known/jwks.json",
 		Issuer:        s.issuer(p),
+		BaseURL:       s.URL() + p.prefix,
 		Client:        p.client,
 		ServiceClient: p.service,
 	}
 }
 
-func (s *Server) issuer(p *provider) string { return s.URL() + p.prefix }
+func (s *Server) issuer(p *provider) string {
+	if p == s.multicart && s.opts.MulticartIssuer != "" {
+		if strings.HasPrefix(s.opts.MulticartIssuer, "/") {
+			return s.URL() + s.opts.MulticartIssuer
+		}
+		return s.opts.MulticartIssuer
+	}
+	return s.URL() + p.prefix
+}
+
+// discovery serves p's OpenID Connect Discovery document (Discovery 1.0
+// §3), or 404 with [Options.NoDiscovery].
+func (s *Server) discovery(p *provider) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.NoDiscovery {
+			http.NotFound(w, r)
+			return
+		}
+		ep := s.endpoints(p)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"issuer":                                ep.Issuer,
+			"authorization_endpoint":                ep.AuthURL,
+			"token_endpoint":                        ep.TokenURL,
+			"jwks_uri":                              ep.JWKSURL,
+			"response_types_supported":              []string{"code"},
+			"subject_types_supported":               []string{"public"},
+			"id_token_signing_alg_values_supported": []string{s.alg},
+			"code_challenge_methods_supported":      []string{"S256"},
+			"grant_types_supported":                 []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials},
+		})
+	}
+}
 
 func (s *Server) provider(name string) *provider {
 	switch name {
@@ -272,8 +338,17 @@ func (s *Server) autoApproving() bool {
 	return s.autoApprove
 }
 
-// PublicKey is the key that signs every token; both JWKS endpoints serve it.
-func (s *Server) PublicKey() *rsa.PublicKey { return &s.key.PublicKey }
+// PublicKey is the RSA key that signs every token, or nil when
+// [Options.KeyType] is not KeyRSA (see [Server.SigningKey]); both JWKS
+// endpoints serve it.
+func (s *Server) PublicKey() *rsa.PublicKey {
+	k, _ := s.signer.Public().(*rsa.PublicKey)
+	return k
+}
+
+// SigningKey is the public key that signs every token, of any
+// [Options.KeyType], and its JWS algorithm.
+func (s *Server) SigningKey() (key crypto.PublicKey, alg string) { return s.signer.Public(), s.alg }
 
 // TokenRequest is one recorded call to a token endpoint.
 type TokenRequest struct {

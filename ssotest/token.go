@@ -161,7 +161,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, p *provider, grant
 		// any cap below 2 MiB is left without a token.
 		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 		w.Write([]byte(`{"padding":"` + strings.Repeat("x", 2<<20) + `","access_token":"`))
-		w.Write([]byte(s.sign(s.accessClaims(p, s.opts.Subject, p.client.ID, nil, s.opts.Now(), false), false)))
+		w.Write([]byte(s.sign(s.accessClaims(p, s.opts.Subject, p.client.ID, nil, s.opts.Now(), false), accessTokenType, false)))
 		w.Write([]byte(`","token_type":"Bearer","expires_in":3600}`))
 	case f.Redirect:
 		s.logf("%s token: injected redirect", p.name)
@@ -182,7 +182,7 @@ func (s *Server) redirectedToken(p *provider) http.HandlerFunc {
 		s.mu.Unlock()
 		s.logf("%s token: a client followed a token-endpoint redirect", p.name)
 		writeJSON(w, http.StatusOK, &tokenResponse{
-			AccessToken: s.sign(s.accessClaims(p, s.opts.Subject, p.client.ID, nil, s.opts.Now(), false), false),
+			AccessToken: s.sign(s.accessClaims(p, s.opts.Subject, p.client.ID, nil, s.opts.Now(), false), accessTokenType, false),
 			TokenType:   "Bearer",
 			ExpiresIn:   s.expiresIn(),
 		})
@@ -251,7 +251,7 @@ func (s *Server) multicartResponse(g *grant, f Failure) *tokenResponse {
 		TokenType:   "Bearer",
 		ExpiresIn:   s.expiresIn(),
 		Scope:       strings.Join(g.scopes, " "),
-		IDToken:     s.sign(s.idClaims(g, s.opts.Now(), f), f.IDTokenUnsigned),
+		IDToken:     s.sign(s.idClaims(g, s.opts.Now(), f), "", f.IDTokenUnsigned),
 	}
 	if slices.Contains(g.scopes, "offline_access") {
 		resp.RefreshToken = s.newRefreshToken(*g)
@@ -323,7 +323,7 @@ func (s *Server) redeem(p *provider, form url.Values, needRedirect bool) (*grant
 
 // accessToken signs an access token, expired if f asks for it.
 func (s *Server) accessToken(p *provider, subject, clientID string, scopes []string, f Failure) string {
-	return s.sign(s.accessClaims(p, subject, clientID, scopes, s.opts.Now(), f.ExpiredAccessToken), false)
+	return s.sign(s.accessClaims(p, subject, clientID, scopes, s.opts.Now(), f.ExpiredAccessToken), accessTokenType, false)
 }
 
 func (s *Server) expiresIn() int64 { return int64(s.opts.AccessTokenTTL / time.Second) }

@@ -12,11 +12,19 @@
 // Documented by Multicart: the authorize and token URLs, their parameters,
 // the response fields and the client-credentials request. Assumed (not
 // documented): the refresh grant is the standard grant_type=refresh_token
-// and rotates the refresh token; the ID token's issuer is the identity
-// service's base URL — the authorize URL without its trailing slash, which
-// for the real service is [Issuer]; there is
-// no published JWKS, so ID-token signatures are checked only when
-// [Config.JWKSURL] is set.
+// and rotates the refresh token.
+//
+// Not documented, so not guessed: the ID token's issuer and key set. With
+// [Config.Issuer] empty, the issuer rule of package
+// [github.com/shopsso/sso/verify] applies: the issuer (and key set) of the
+// OpenID Connect discovery document under the identity service's base URL
+// when it is served, otherwise any "iss" that is an https URL on the token
+// endpoint's own origin (scheme, host and port) — so whatever spelling the
+// service uses for itself is accepted, and a token minted by another
+// provider is refused (mix-up). ID-token signatures are checked whenever a
+// key set is known ([Config.JWKSURL] or discovery's jwks_uri); without
+// one, the token is trusted as received directly from the token endpoint
+// over TLS (OIDC Core §3.1.3.7 (6)), with every claim still checked.
 package multicart
 
 import (
@@ -33,6 +41,7 @@ import (
 
 	sso "github.com/shopsso/sso"
 	"github.com/shopsso/sso/internal/query"
+	"github.com/shopsso/sso/verify"
 )
 
 // Name is the provider's name in sessions, logs and routes.
@@ -42,10 +51,11 @@ const Name = "multicart"
 const (
 	AuthURL  = "https://identity.multicartshop.com/"
 	TokenURL = "https://identity.multicartshop.com/api/connect/token"
-	// Issuer is the expected "iss" of the real service's ID tokens (an
-	// assumption: the base URL of the identity service).
-	Issuer = "https://identity.multicartshop.com"
 )
+
+// IssuerHint is added to an issuer refusal in the log, telling the operator
+// what to set.
+const IssuerHint = "if this issuer is the identity service's own, set multicart.Config.Issuer (MULTICART_ISSUER in the example) to it"
 
 // Scopes Multicart documents.
 const (
@@ -93,17 +103,32 @@ type Config struct {
 	// AuthURL and TokenURL override the real ones. Zero: [AuthURL],
 	// [TokenURL].
 	AuthURL, TokenURL string
-	// Issuer is the expected "iss" of ID tokens. Zero: AuthURL without its
-	// query and trailing slash — [Issuer] for the real service.
+	// Issuer, when set, must equal the ID token's "iss" exactly (OIDC Core
+	// §3.1.3.7 (2)). Zero: the issuer of the discovery document when one
+	// is served, otherwise any https URL on TokenURL's origin (see the
+	// package documentation).
 	Issuer string
-	// JWKSURL, when set, makes ID-token signatures verified against that
-	// key set. Zero: signatures are not checked (the token comes straight
-	// from the token endpoint over TLS, OIDC Core §3.1.3.7); iss, aud, exp,
-	// iat, nonce and the algorithm still are.
+	// DiscoveryURL is the base URL under which the OpenID Connect discovery
+	// document is read (+ "/.well-known/openid-configuration"). It is
+	// optional: a 404 or an error falls back to the rules without it.
+	// Zero: AuthURL without query and trailing slash — the identity
+	// service's base URL.
+	DiscoveryURL string
+	// SkipDiscovery never reads a discovery document.
+	SkipDiscovery bool
+	// JWKSURL, when set, is the key set that verifies ID-token signatures.
+	// Zero: discovery's jwks_uri when served; otherwise signatures are not
+	// checked (the token comes straight from the token endpoint over TLS,
+	// OIDC Core §3.1.3.7 (6)); iss, aud, exp, iat, nonce and the algorithm
+	// still are.
 	JWKSURL string
-	// IDTokenAlgorithms allowed. Zero: RS256.
+	// InsecureAllowHTTP allows plain-http JWKS and discovery URLs on hosts
+	// that are not loopback. Without TLS anyone on the path can swap keys.
+	InsecureAllowHTTP bool
+	// IDTokenAlgorithms allowed. Zero: [verify.DefaultAlgorithms] (every
+	// asymmetric algorithm; a key only verifies the algorithm of its type).
 	IDTokenAlgorithms []string
-	// HTTPClient makes token and JWKS calls, made safe by
+	// HTTPClient makes token, JWKS and discovery calls, made safe by
 	// [sso.TokenHTTPClient]. Zero: http.DefaultClient's settings.
 	HTTPClient *http.Client
 	// Now is the clock for ID-token checks and service-token caching.
@@ -117,7 +142,7 @@ type Provider struct {
 	cfg    Config
 	oauth  oauth2.Config // no secret: a public client
 	client *http.Client
-	rules  sso.IDTokenRules
+	ids    *verify.Verifier
 }
 
 // New validates cfg and returns the provider.
@@ -147,8 +172,8 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.TokenURL == "" {
 		cfg.TokenURL = TokenURL
 	}
-	if cfg.Issuer == "" {
-		cfg.Issuer = issuerFor(cfg.AuthURL)
+	if cfg.DiscoveryURL == "" {
+		cfg.DiscoveryURL = baseURL(cfg.AuthURL)
 	}
 	for _, u := range []string{cfg.AuthURL, cfg.TokenURL} {
 		if pu, err := url.Parse(u); err != nil || !pu.IsAbs() {
@@ -171,15 +196,39 @@ func New(cfg Config) (*Provider, error) {
 		},
 		client: sso.TokenHTTPClient(cfg.HTTPClient),
 	}
-	p.rules = sso.IDTokenRules{
-		Issuer:     cfg.Issuer,
-		ClientID:   cfg.ClientID,
-		Algorithms: cfg.IDTokenAlgorithms,
-		Now:        cfg.Now,
+	vc := verify.Config{
+		Issuer:            cfg.Issuer,
+		IssuerOrigin:      cfg.TokenURL,
+		InsecureAllowHTTP: cfg.InsecureAllowHTTP,
+		IssuerHint:        IssuerHint,
+		Audience:          cfg.ClientID,
+		Algorithms:        cfg.IDTokenAlgorithms,
+		// The ID token comes straight from the token endpoint (OIDC Core
+		// §3.1.3.7 (6)); a key set, when known, is always used.
+		InsecureSkipSignatureCheckWithoutKeys: true,
+		Now:                                   cfg.Now,
 	}
 	if cfg.JWKSURL != "" {
-		p.rules.Keys = sso.NewJWKS(cfg.JWKSURL, p.client)
+		ks, err := verify.NewKeySet(verify.KeySetConfig{URL: cfg.JWKSURL, HTTPClient: cfg.HTTPClient,
+			InsecureAllowHTTP: cfg.InsecureAllowHTTP, Now: cfg.Now})
+		if err != nil {
+			return nil, fmt.Errorf("multicart: JWKSURL: %w", err)
+		}
+		vc.Keys = ks
 	}
+	if !cfg.SkipDiscovery {
+		d, err := verify.NewDiscovery(verify.DiscoveryConfig{BaseURL: cfg.DiscoveryURL, Issuer: cfg.Issuer,
+			HTTPClient: cfg.HTTPClient, InsecureAllowHTTP: cfg.InsecureAllowHTTP, Now: cfg.Now})
+		if err != nil {
+			return nil, fmt.Errorf("multicart: DiscoveryURL: %w", err)
+		}
+		vc.Discovery = d
+	}
+	ids, err := verify.New(vc)
+	if err != nil {
+		return nil, fmt.Errorf("multicart: %w", err)
+	}
+	p.ids = ids
 	return p, nil
 }
 
@@ -232,11 +281,24 @@ func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*oauth2.To
 	return p.oauth.TokenSource(p.ctx(ctx), &oauth2.Token{RefreshToken: refreshToken}).Token()
 }
 
-// VerifyIDToken checks the ID token of a login: iss, aud (the client ID),
-// exp, iat, the algorithm, the nonce, and the signature when
-// [Config.JWKSURL] is set.
+// VerifyIDToken checks the ID token of a login or refresh with
+// [verify.Verifier.IDToken]: the header (no crit, an allowed alg), iss by
+// the rule of the package documentation, sub, aud (the client ID), azp,
+// the signature when a key set is known, exp, iat, nbf and the nonce. A
+// refusal wraps a [*verify.CheckError] naming the check; a key set or
+// discovery document that cannot be fetched is
+// [sso.ErrProviderUnavailable].
 func (p *Provider) VerifyIDToken(ctx context.Context, raw, nonce string) (*sso.Claims, error) {
-	return p.rules.Verify(ctx, raw, nonce)
+	if raw == "" {
+		return nil, errors.New("multicart: the token response has no id_token")
+	}
+	if _, err := p.ids.IDToken(ctx, raw, nonce); err != nil {
+		if errors.Is(err, verify.ErrUnavailable) {
+			return nil, fmt.Errorf("%w: %w", sso.ErrProviderUnavailable, err)
+		}
+		return nil, err
+	}
+	return sso.ParseClaims(raw)
 }
 
 // ServiceTokenSource returns the Admin API's service token source: the
@@ -275,9 +337,9 @@ type ccSource struct {
 
 func (s ccSource) Token() (*oauth2.Token, error) { return s.cc.Token(s.ctx) }
 
-// issuerFor is the assumed issuer of an identity service whose authorize
-// URL is authURL: its base URL, without query or trailing slash.
-func issuerFor(authURL string) string {
+// baseURL is the base URL of an identity service whose authorize URL is
+// authURL: without query or trailing slash.
+func baseURL(authURL string) string {
 	u, err := url.Parse(authURL)
 	if err != nil {
 		return authURL
