@@ -249,10 +249,10 @@ func (a *Auth) info(l *login) LoginInfo {
 	info := LoginInfo{Provider: l.Provider, Token: l.token()}
 	info.Token.Scopes = slices.Clone(l.Scopes) // the hook's own copy
 	if l.access.jwt {
-		info.Claims = &Claims{set: l.access, raw: l.AccessToken}
+		info.Claims = &Claims{set: &l.access, raw: l.AccessToken}
 	}
 	if l.id.jwt {
-		info.IDClaims = &Claims{set: l.id, raw: l.IDToken}
+		info.IDClaims = &Claims{set: &l.id, raw: l.IDToken}
 	}
 	switch {
 	case info.IDClaims != nil && info.IDClaims.Subject() != "":

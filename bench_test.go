@@ -372,6 +372,36 @@ func BenchmarkRequireLoggedInFastCodec(b *testing.B) {
 	benchReportSession(b, app)
 }
 
+// benchSealed is a sealing codec with a fixed key, for benchmarks.
+func benchSealed(tb testing.TB) sessioncodec.Codec {
+	tb.Helper()
+	key := make([]byte, sessioncodec.KeySize)
+	for i := range key {
+		key[i] = byte(i)
+	}
+	c, err := sessioncodec.New(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// BenchmarkSCSBaselineSealedCodec is the baseline with a sealing
+// sessioncodec.Codec (AES-256-GCM).
+func BenchmarkSCSBaselineSealedCodec(b *testing.B) {
+	app := newBenchApp(b, newBenchFixture(b), benchSealed(b))
+	benchServe(b, app.scs, app.cookie)
+	benchReportSession(b, app)
+}
+
+// BenchmarkRequireLoggedInSealedCodec is BenchmarkRequireLoggedIn with a
+// sealing sessioncodec.Codec: every request opens the sealed session.
+func BenchmarkRequireLoggedInSealedCodec(b *testing.B) {
+	app := newBenchApp(b, newBenchFixture(b), benchSealed(b))
+	benchServe(b, app.sso, app.cookie)
+	benchReportSession(b, app)
+}
+
 // BenchmarkClaims compares decoding the access token's claims on every
 // request (ParseClaims) with the cached ClaimsFromContext that Require's
 // handlers use.

@@ -28,7 +28,7 @@ import (
 // first use on a Claims value (in [ClaimsFromContext]'s case, once per
 // request). A Claims value is safe for concurrent use.
 type Claims struct {
-	set  claimSet
+	set  *claimSet
 	raw  string // the JWT, whose payload Value and Map decode; "" when all is given
 	once sync.Once
 	all  jwt.MapClaims
@@ -40,8 +40,8 @@ type claimSet struct {
 	subject       string
 	issuer        string
 	audience      string // a list record (internal/record), "" for none
-	expiry        time.Time
-	issued        time.Time
+	expiry        int64  // Unix nanoseconds, 0 when absent
+	issued        int64  // Unix nanoseconds, 0 when absent
 	scopes        []string
 	name          string
 	email         string
@@ -73,7 +73,8 @@ func ParseClaims(token string) (*Claims, error) {
 
 // newClaims returns the Claims of a decoded claim set.
 func newClaims(mc jwt.MapClaims) *Claims {
-	c := &Claims{set: claimSetOf(mc), all: mc}
+	set := claimSetOf(mc)
+	c := &Claims{set: &set, all: mc}
 	c.once.Do(func() {})
 	return c
 }
@@ -87,10 +88,10 @@ func claimSetOf(mc jwt.MapClaims) claimSet {
 		s.audience = listRecord(aud)
 	}
 	if t, _ := mc.GetExpirationTime(); t != nil {
-		s.expiry = t.Time
+		s.expiry = unixNano(t.Time)
 	}
 	if t, _ := mc.GetIssuedAt(); t != nil {
-		s.issued = t.Time
+		s.issued = unixNano(t.Time)
 	}
 	s.scopes = scopesFromClaims(mc)
 	s.name, _ = mc["name"].(string)
@@ -123,6 +124,22 @@ func tokenClaims(token string) claimSet {
 		return claimSet{}
 	}
 	return claimSetOf(mc)
+}
+
+// unixNano returns t as Unix nanoseconds, the zero time as 0.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromUnixNano is the inverse of unixNano.
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 // listRecord encodes a list of strings as one string.
@@ -171,10 +188,10 @@ func (c *Claims) Issuer() string { return c.set.issuer }
 func (c *Claims) Audience() []string { return parseList(c.set.audience) }
 
 // Expiry returns the "exp" claim, or the zero time.
-func (c *Claims) Expiry() time.Time { return c.set.expiry }
+func (c *Claims) Expiry() time.Time { return fromUnixNano(c.set.expiry) }
 
 // IssuedAt returns the "iat" claim, or the zero time.
-func (c *Claims) IssuedAt() time.Time { return c.set.issued }
+func (c *Claims) IssuedAt() time.Time { return fromUnixNano(c.set.issued) }
 
 // Scopes returns the scopes named in the "scope" or "scopes" claim.
 func (c *Claims) Scopes() []string { return slices.Clone(c.set.scopes) }

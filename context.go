@@ -33,8 +33,8 @@ func (c *loginCtx) String() string { return "sso.withLogin" }
 func withLogin(ctx context.Context, l login) context.Context {
 	c := &loginCtx{Context: ctx}
 	c.rl.l = l
-	c.rl.access.set, c.rl.access.raw = l.access, l.AccessToken
-	c.rl.id.set, c.rl.id.raw = l.id, l.IDToken
+	c.rl.access.set, c.rl.access.raw = &c.rl.l.access, l.AccessToken
+	c.rl.id.set, c.rl.id.raw = &c.rl.l.id, l.IDToken
 	return c
 }
 

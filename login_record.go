@@ -76,8 +76,8 @@ func writeClaims(w *record.Writer, s *claimSet, loginScopes []string, accessIssu
 		w.String(s.issuer)
 	}
 	w.String(s.audience)
-	w.Time(s.expiry)
-	w.Time(s.issued)
+	w.Time(fromUnixNano(s.expiry))
+	w.Time(fromUnixNano(s.issued))
 	if !sameScopes {
 		w.Strings(s.scopes)
 	}
@@ -99,8 +99,8 @@ func readClaims(r *record.Reader, loginScopes []string, accessIssuer string) cla
 		s.issuer = r.Text()
 	}
 	s.audience = r.Text()
-	s.expiry = r.Time()
-	s.issued = r.Time()
+	s.expiry = unixNano(r.Time())
+	s.issued = unixNano(r.Time())
 	if flags&claimsLoginScopes != 0 {
 		s.scopes = loginScopes
 	} else {

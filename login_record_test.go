@@ -27,9 +27,9 @@ func TestLoginRecordRoundTrip(t *testing.T) {
 		{"zero", login{}},
 		{"with claims", login{Provider: "multicart", AccessToken: "a.b.c", Scopes: []string{"openid"},
 			access: claimSet{jwt: true, subject: "c-1", issuer: "https://id.example", audience: listRecord([]string{"api"}),
-				expiry: now.Add(time.Hour), issued: now, scopes: []string{"openid"}},
+				expiry: now.Add(time.Hour).UnixNano(), issued: now.UnixNano(), scopes: []string{"openid"}},
 			id: claimSet{jwt: true, subject: "c-1", issuer: "https://id.example", audience: listRecord([]string{"client"}),
-				expiry: now.Add(time.Hour), issued: now, scopes: []string{"other"}, name: "Ann", email: "ann@example.com", emailVerified: verifiedTrue}}},
+				expiry: now.Add(time.Hour).UnixNano(), issued: now.UnixNano(), scopes: []string{"other"}, name: "Ann", email: "ann@example.com", emailVerified: verifiedTrue}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

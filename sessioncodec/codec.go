@@ -144,10 +144,15 @@ type gobValue struct {
 
 // Encode implements [scs.Codec].
 func (c Codec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
-	size := 2 + maxTimeLen + binary.MaxVarintLen64
+	n := len(values)
+	if _, ok := values[RewriteKey]; ok {
+		n--
+	}
+	var scratch [maxTimeLen]byte
+	size := 2 + len(appendTime(scratch[:0], deadline)) + uvarintLen(uint64(n))
 	for k, v := range values {
 		if k != RewriteKey {
-			size += binary.MaxVarintLen64 + len(k) + 1 + valueSize(v)
+			size += stringSize(k) + valueSize(v)
 		}
 	}
 	if c.seal != nil {
@@ -160,10 +165,6 @@ func (c Codec) Encode(deadline time.Time, values map[string]any) ([]byte, error)
 	start := len(b)
 	b = append(b, codecMagic, codecVersion)
 	b = appendTime(b, deadline)
-	n := len(values)
-	if _, ok := values[RewriteKey]; ok {
-		n--
-	}
 	b = binary.AppendUvarint(b, uint64(n))
 	for k, v := range values {
 		if k == RewriteKey {
@@ -177,6 +178,9 @@ func (c Codec) Encode(deadline time.Time, values map[string]any) ([]byte, error)
 	}
 	if c.seal != nil {
 		b = c.seal.seal(b, start)
+	}
+	if cap(b)-len(b) > 64 { // numbers or the gob path: don't keep the slack
+		b = bytes.Clone(b)
 	}
 	return b, nil
 }

@@ -640,3 +640,33 @@ func BenchmarkCodecDecode(b *testing.B) {
 		})
 	}
 }
+
+// TestCodecEncodesIntoExactSize checks that an encoding of native values
+// takes exactly the memory it needs: a store like scs's memstore keeps the
+// slice Encode returns, capacity and all.
+func TestCodecEncodesIntoExactSize(t *testing.T) {
+	t.Parallel()
+	key := make([]byte, KeySize)
+	sealed, err := New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := codecTestSession()
+	for _, k := range []string{"user", "myString", "ints", "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64"} {
+		delete(values, k) // the gob path and varints are sized generously
+	}
+	for _, c := range []struct {
+		name  string
+		codec Codec
+	}{{"plain", Codec{}}, {"sealed", sealed}} {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := c.codec.Encode(time.Now(), values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cap(b) != len(b) {
+				t.Errorf("cap %d, len %d: want them equal", cap(b), len(b))
+			}
+		})
+	}
+}

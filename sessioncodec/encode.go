@@ -11,36 +11,56 @@ import (
 // maxTimeLen is the most bytes appendTime writes.
 const maxTimeLen = 3 * binary.MaxVarintLen64
 
-// valueSize returns how many bytes appendValue will most likely write for v:
-// exact enough to encode into one allocation, except on the gob path.
+// valueSize returns how many bytes appendValue writes for v, tag
+// included: exactly, so that the encoding takes one allocation of the size
+// it needs (a store such as scs's memstore keeps that very slice), except
+// on the gob path, where the buffer grows.
 func valueSize(v any) int {
-	const n = binary.MaxVarintLen64
 	switch v := v.(type) {
 	case string:
-		return n + len(v)
+		return 1 + stringSize(v)
 	case []byte:
-		return n + len(v)
+		return 1 + uvarintLen(uint64(len(v))+1) + len(v)
 	case time.Time:
-		return maxTimeLen
+		var scratch [maxTimeLen]byte
+		return 1 + len(appendTime(scratch[:0], v))
 	case []string:
-		return n + stringsSize(v)
+		return 1 + stringsSize(v)
 	case map[string]string:
-		size := n
+		size := 1 + uvarintLen(uint64(len(v))+1)
 		for k, s := range v {
-			size += 2*n + len(k) + len(s)
+			size += stringSize(k) + stringSize(s)
 		}
 		return size
+	case nil, bool:
+		return 1
+	case float32:
+		return 5
+	case float64:
+		return 9
 	default:
-		return n // numbers; the gob path grows the buffer
+		// Numbers: at most a tag and a varint. The gob path grows the buffer.
+		return 1 + binary.MaxVarintLen64
 	}
 }
 
+func stringSize(s string) int { return uvarintLen(uint64(len(s))) + len(s) }
+
 func stringsSize(ss []string) int {
-	size := len(ss) * binary.MaxVarintLen64
+	size := uvarintLen(uint64(len(ss)) + 1)
 	for _, s := range ss {
-		size += len(s)
+		size += stringSize(s)
 	}
 	return size
+}
+
+// uvarintLen returns how many bytes binary.AppendUvarint writes for x.
+func uvarintLen(x uint64) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
 }
 
 // appendValue appends v's type tag and encoding to b.
