@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -84,10 +85,19 @@ type Config struct {
 	Logger *slog.Logger
 
 	// ErrorHandler writes the response for a failed login, callback,
-	// logout or refresh. Zero: [DefaultErrorHandler], a plain page (or
-	// JSON for API clients) with the status from [StatusCode] and no
-	// detail. It is called after the failure has been logged.
+	// logout or refresh. Zero: [DefaultErrorHandler]'s page (or JSON for
+	// API clients) with the status from [StatusCode] and no detail, its
+	// "try again" link going to LoginPath, rendered by ErrorTemplate when
+	// that is set. It is called after the failure has been logged.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// ErrorTemplate, when set, renders the page browsers get for a
+	// failure, executed with an [ErrorPage] (plain words, no error text),
+	// instead of this package's own page; API clients still get JSON.
+	// A template that fails to execute is logged and the default page is
+	// shown. Zero: the default page. It is used only by the default
+	// ErrorHandler, so setting both is an error from [New].
+	ErrorTemplate *template.Template
 
 	// OnLogin is called when a login has been verified, before it is
 	// stored. Returning an error refuses it ([ErrLoginRejected]): nothing
@@ -215,8 +225,11 @@ func New(cfg Config) (*Auth, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.ErrorHandler == nil {
-		cfg.ErrorHandler = DefaultErrorHandler
+	switch {
+	case cfg.ErrorHandler != nil && cfg.ErrorTemplate != nil:
+		return nil, errors.New("sso: set Config.ErrorHandler or Config.ErrorTemplate, not both")
+	case cfg.ErrorHandler == nil:
+		cfg.ErrorHandler = a.errorHandler
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -25,6 +25,10 @@ var (
 	ErrStateMismatch = errors.New("sso: state matches no pending login")
 	// ErrStateExpired: the pending login is older than [Config.StateTTL].
 	ErrStateExpired = errors.New("sso: login took too long")
+	// ErrAccessDenied: the customer declined the login at the provider
+	// (the callback's error=access_denied, RFC 6749 §4.1.2.1). Nothing went
+	// wrong; the error page says so.
+	ErrAccessDenied = errors.New("sso: the customer declined the login")
 	// ErrCodeMissing: the callback has a valid state but no code.
 	ErrCodeMissing = errors.New("sso: callback has no code")
 	// ErrExchange: the provider refused the token request (for example

@@ -119,7 +119,7 @@ func TestHooks(t *testing.T) {
 	cb := h.startLogin(c, istores.Name, "/private")
 	resp := h.get(noFollow(c), cb.String())
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
-	assert.Contains(t, body(resp), "cannot log in here")
+	assert.Contains(t, body(resp), "This account can&#39;t log in here")
 	assertLoggedOut(t, h, c)
 
 	// Multicart is accepted.

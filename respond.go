@@ -3,7 +3,6 @@ package sso
 import (
 	"context"
 	"errors"
-	"html"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -48,31 +47,52 @@ func noStore(w http.ResponseWriter) {
 	h.Set("Referrer-Policy", "no-referrer")
 }
 
-// DefaultErrorHandler answers err with the status from [StatusCode] and a
-// generic text for it: a small HTML page for browsers, a JSON object
-// {"error": "..."} for others. It never writes err's text, which may come
-// from a provider.
+// DefaultErrorHandler answers err with the status from [StatusCode]: a
+// page for browsers (a styled, self-contained page titled in plain words,
+// with its own wording for a customer who declined, see [ErrorPage]), a
+// JSON object {"error": "..."} for others. It never writes err's text,
+// which may come from a provider. Its "try again" link goes to "/"; the
+// handler an [Auth] uses when [Config.ErrorHandler] is nil is the same
+// with the link going to [Config.LoginPath] and the page rendered by
+// [Config.ErrorTemplate] when that is set.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	ans := describe(err)
 	noStore(w)
 	if acceptsHTML(r) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(ans.status)
-		text := html.EscapeString(http.StatusText(ans.status))
-		_, _ = w.Write([]byte("<!doctype html><meta charset=utf-8><title>" + text + "</title><h1>" + text +
-			"</h1><p>" + html.EscapeString(ans.message) + "</p><p><a href=\"/\">Back to the home page</a></p>\n"))
+		_ = writeErrorPage(w, defaultErrorTemplate, errorPage(err, ""))
 		return
 	}
+	ans := describe(err)
 	writeJSONError(w, ans.status, ans.code)
+}
+
+// errorHandler is the ErrorHandler of an Auth whose Config has none:
+// [DefaultErrorHandler] with the Config's LoginPath and ErrorTemplate.
+func (a *Auth) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	noStore(w)
+	if !acceptsHTML(r) {
+		ans := describe(err)
+		writeJSONError(w, ans.status, ans.code)
+		return
+	}
+	tmpl := a.cfg.ErrorTemplate
+	if tmpl == nil {
+		tmpl = defaultErrorTemplate
+	}
+	if terr := writeErrorPage(w, tmpl, errorPage(err, a.cfg.LoginPath)); terr != nil {
+		a.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "sso: error template failed, default page shown",
+			slog.String("reason", terr.Error()))
+	}
 }
 
 // answer is what a client is told about a failure: nothing of the error's
 // own text, only these fixed strings.
 type answer struct {
-	status  int
-	code    string // the API body's {"error": code}
-	message string // the one sentence a customer sees
+	status   int
+	code     string // the API body's {"error": code}
+	title    string // the page's heading, in plain words
+	message  string // what a customer reads under it
+	declined bool   // the customer declined at the provider
+	retry    bool   // trying again (logging in again) can help
 }
 
 // describe maps err to its answer. It is the one place that decides how
@@ -81,29 +101,50 @@ func describe(err error) answer {
 	var pe *ProviderError
 	switch {
 	case errors.Is(err, ErrMethod):
-		return answer{http.StatusMethodNotAllowed, "method_not_allowed", "This request is not allowed."}
+		return answer{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
+			title:   "This page can't be used that way",
+			message: "Please go back to the shop and use its buttons and links."}
 	case errors.Is(err, ErrStoreUnavailable):
-		return answer{http.StatusServiceUnavailable, "store_unavailable", "The service is briefly unavailable. Please try again in a moment."}
+		return answer{status: http.StatusServiceUnavailable, code: "store_unavailable",
+			title:   "We're briefly unavailable",
+			message: "The shop can't reach its login records right now. Please try again in a moment.", retry: true}
 	case errors.Is(err, ErrLoginRequired), errors.Is(err, ErrRefresh), errors.Is(err, ErrSessionEnded):
-		return answer{http.StatusUnauthorized, "login_required", "Please log in."}
+		return answer{status: http.StatusUnauthorized, code: "login_required",
+			title:   "Please log in again",
+			message: "Your login has ended. Log in again to carry on where you were.", retry: true}
 	case errors.Is(err, ErrInsufficientScope):
-		return answer{http.StatusForbidden, "insufficient_scope", "Your login does not allow this page."}
+		return answer{status: http.StatusForbidden, code: "insufficient_scope",
+			title:   "You can't open this page",
+			message: "Your account has not been given access to this page."}
 	case errors.Is(err, ErrLoginRejected):
-		return answer{http.StatusForbidden, "login_rejected", "This account cannot log in here."}
+		return answer{status: http.StatusForbidden, code: "login_rejected",
+			title:   "This account can't log in here",
+			message: "The shop does not accept this account. Please use another one, or contact the shop."}
 	case errors.Is(err, ErrCrossSite):
-		return answer{http.StatusForbidden, "cross_site", "This request is not allowed."}
+		return answer{status: http.StatusForbidden, code: "cross_site",
+			title:   "We stopped a request from another site",
+			message: "For your safety, this shop only accepts this request from its own pages. Please try again from the shop."}
 	case errors.Is(err, ErrProviderUnavailable):
 		status := http.StatusBadGateway
 		if isTimeoutFailure(err) {
 			status = http.StatusGatewayTimeout
 		}
-		return answer{status, "provider_unavailable", "The login service is not answering. Please try again in a moment."}
+		return answer{status: status, code: "provider_unavailable",
+			title:   "The login service isn't answering",
+			message: "We couldn't reach the service you log in with. Please try again in a moment.", retry: true}
 	case errors.Is(err, ErrSession):
-		return answer{http.StatusInternalServerError, "server_error", "Something went wrong on our side. Please try again."}
-	case errors.As(err, &pe) && pe.Code == "access_denied":
-		return answer{http.StatusForbidden, "login_failed", "The login could not be completed. Please start again."}
+		return answer{status: http.StatusInternalServerError, code: "server_error",
+			title:   "Something went wrong on our side",
+			message: "Please try again in a moment.", retry: true}
+	case errors.Is(err, ErrAccessDenied), errors.As(err, &pe) && pe.Code == "access_denied":
+		return answer{status: http.StatusForbidden, code: "login_failed",
+			title:    "You didn't log in",
+			message:  "You chose not to log in, so nothing was shared with this shop. You can log in another way or carry on without an account.",
+			declined: true, retry: true}
 	default:
-		return answer{http.StatusBadRequest, "login_failed", "The login could not be completed. Please start again."}
+		return answer{status: http.StatusBadRequest, code: "login_failed",
+			title:   "We couldn't log you in",
+			message: "The login could not be completed. Please start again.", retry: true}
 	}
 }
 
