@@ -20,7 +20,7 @@ import (
 // httpJargon are the status texts the old pages were titled with; a page
 // a customer reads is titled in plain words instead.
 var httpJargon = []string{"Bad Request", "Forbidden", "Unauthorized", "Method Not Allowed", "Bad Gateway",
-	"Gateway Timeout", "Internal Server Error"}
+	"Gateway Timeout", "Internal Server Error", "Service Unavailable"}
 
 func TestDefaultErrorPages(t *testing.T) {
 	t.Parallel()
@@ -43,6 +43,7 @@ func TestDefaultErrorPages(t *testing.T) {
 		{"cross-site", sso.ErrCrossSite, 403, "cross_site", "We stopped a request from another site", false, false},
 		{"method", sso.ErrMethod, 405, "method_not_allowed", "This page can't be used that way", false, false},
 		{"provider down", sso.ErrProviderUnavailable, 502, "provider_unavailable", "The login service isn't answering", false, true},
+		{"store unavailable", sso.ErrStoreUnavailable, 503, "store_unavailable", "We're briefly unavailable", false, true},
 		{"store down", sso.ErrSession, 500, "server_error", "Something went wrong on our side", false, true},
 	}
 	for _, tt := range tests {

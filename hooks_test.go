@@ -35,7 +35,7 @@ func TestRequireScopes(t *testing.T) {
 			resp = h.get(c, "/charge")
 			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
 			assert.Contains(t, resp.Header.Get("Content-Type"), "text/html")
-			assert.Contains(t, body(resp), "does not allow")
+			assert.Contains(t, body(resp), "You can&#39;t open this page")
 
 			anon := h.browser()
 			assert.Equal(t, http.StatusUnauthorized, h.getJSON(anon, "/products").StatusCode, "scopes imply a login")
