@@ -90,6 +90,16 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 	sm.Cookie.Name = "shopsso_session"
 	sm.Cookie.Secure = secure(base)
 	sm.Codec = sessioncodec.Codec{}
+	if len(s.SessionKeys) > 0 {
+		codec, err := sessioncodec.New(s.SessionKeys...)
+		if err != nil {
+			return nil, err
+		}
+		sm.Codec = codec
+	} else if s.sharedStore {
+		logger.Warn("sessions are stored unsealed: anyone who can read the session store can read customers' tokens; set SESSION_KEYS to seal them",
+			"check", "SESSION_KEYS")
+	}
 	switch {
 	case d.Store != nil:
 		sm.Store = d.Store

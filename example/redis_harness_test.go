@@ -196,6 +196,13 @@ type redisCluster struct {
 
 func newRedisCluster(t *testing.T) *redisCluster {
 	t.Helper()
+	return newRedisClusterWith(t, nil)
+}
+
+// newRedisClusterWith is newRedisCluster with each instance's settings
+// adjusted by configure (instance 0 is "a"), when it is not nil.
+func newRedisClusterWith(t *testing.T, configure func(instance int, s *settings)) *redisCluster {
+	t.Helper()
 	c := &redisCluster{t: t, redisURL: startRedis(t), clock: newSharedClock(), logs: &logSink{}}
 	c.stand = ssotest.NewServer(ssotest.Options{AutoApprove: true, Now: c.clock.Now})
 	t.Cleanup(c.stand.Close)
@@ -204,7 +211,11 @@ func newRedisCluster(t *testing.T) *redisCluster {
 	base := "http://" + c.lb.Listener.Addr().String()
 	logger := slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for i, name := range instanceNames {
-		a, err := newApp(settings{RedisURL: c.redisURL}, base, logger.With("instance", name),
+		s := settings{RedisURL: c.redisURL}
+		if configure != nil {
+			configure(i, &s)
+		}
+		a, err := newApp(s, base, logger.With("instance", name),
 			deps{Stand: c.stand, Now: c.clock.Now})
 		if err != nil {
 			t.Fatalf("instance %s: %v", name, err)

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/shopsso/sso/sessioncodec"
 )
 
 // settings is the example's configuration, read from the environment.
@@ -22,6 +26,13 @@ type settings struct {
 	MulticartServiceClientID, MulticartServiceClientSecret string
 
 	RedisURL string
+
+	// SessionKeys seal sessions at rest (SESSION_KEYS: comma-separated
+	// base64 keys of 32 bytes, the current one first). None: unsealed.
+	SessionKeys [][]byte
+	// sharedStore: REDIS_URL or DATABASE_URL is set, so sessions leave
+	// the process.
+	sharedStore bool
 }
 
 func settingsFromEnv(getenv func(string) string) (settings, error) {
@@ -43,6 +54,14 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 		MulticartServiceClientSecret: getenv("MULTICART_SERVICE_CLIENT_SECRET"),
 		RedisURL:                     getenv("REDIS_URL"),
 	}
+	s.sharedStore = s.RedisURL != "" || getenv("DATABASE_URL") != ""
+	if v := getenv("SESSION_KEYS"); v != "" {
+		keys, err := parseSessionKeys(v)
+		if err != nil {
+			return s, err
+		}
+		s.SessionKeys = keys
+	}
 	if s.Addr == "" {
 		s.Addr = "127.0.0.1:8080"
 	}
@@ -56,6 +75,27 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 		}
 	}
 	return s, nil
+}
+
+// parseSessionKeys reads SESSION_KEYS: comma-separated keys of
+// sessioncodec.KeySize bytes in standard or URL-safe base64, padded or not.
+func parseSessionKeys(v string) ([][]byte, error) {
+	var keys [][]byte
+	for i, field := range strings.Split(v, ",") {
+		field = strings.TrimSpace(field)
+		var key []byte
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if k, err := enc.DecodeString(field); err == nil {
+				key = k
+				break
+			}
+		}
+		if len(key) != sessioncodec.KeySize {
+			return nil, fmt.Errorf("SESSION_KEYS: key %d is not %d bytes of base64 (make one with: openssl rand -base64 32)", i+1, sessioncodec.KeySize)
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
 }
 
 // baseURLFor returns BASE_URL, or one made from the listener's address.
