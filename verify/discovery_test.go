@@ -265,3 +265,35 @@ func TestDiscoveryTransport(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscoverySurvivesCancelledRequest: the request that triggered the
+// discovery fetch hangs up; the document is still cached.
+func TestDiscoverySurvivesCancelledRequest(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int32
+	var srvURL string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		<-release
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": srvURL})
+	}))
+	defer srv.Close()
+	srvURL = srv.URL
+	d, err := verify.NewDiscovery(verify.DiscoveryConfig{BaseURL: srv.URL})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := d.Metadata(ctx)
+		errc <- err
+	}()
+	waitFor(t, func() bool { return calls.Load() == 1 })
+	cancel()
+	require.ErrorIs(t, <-errc, context.Canceled)
+	close(release)
+	waitFor(t, func() bool {
+		md, err := d.Metadata(context.Background())
+		return err == nil && md.Issuer == srvURL
+	})
+	assert.EqualValues(t, 1, calls.Load())
+}

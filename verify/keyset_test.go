@@ -289,3 +289,41 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestConcurrentWaitersOneFetch: many requests needing the key set at once
+// cause one fetch; a waiter whose own context ends leaves without
+// disturbing the others.
+func TestConcurrentWaitersOneFetch(t *testing.T) {
+	c := newClock()
+	a := rsaSigner(t, "a")
+	ks := newKeyServer(t, a.jwk(t))
+	gate := make(chan struct{})
+	ks.mu.Lock()
+	ks.gate = gate
+	ks.mu.Unlock()
+	v := verifierFor(t, keySet(t, ks, c), c)
+	raw := a.sign(t, idClaims(c, nil), nil)
+
+	const n = 20
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := v.IDToken(context.Background(), raw, "n-1")
+			errs <- err
+		}()
+	}
+	impatient, cancel := context.WithCancel(context.Background())
+	impatientErr := make(chan error, 1)
+	go func() {
+		_, err := v.IDToken(impatient, raw, "n-1")
+		impatientErr <- err
+	}()
+	waitFor(t, func() bool { return ks.fetches() == 1 })
+	cancel()
+	assert.ErrorIs(t, <-impatientErr, context.Canceled)
+	close(gate)
+	for range n {
+		assert.NoError(t, <-errs)
+	}
+	assert.Equal(t, 1, ks.fetches())
+}

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -174,4 +176,56 @@ func forgeSubject(t *testing.T, raw, sub string) string {
 	b = []byte(strings.Replace(string(b), `"sub":"customer-1"`, `"sub":"`+sub+`"`, 1))
 	parts[1] = base64.RawURLEncoding.EncodeToString(b)
 	return strings.Join(parts, ".")
+}
+
+// TestCritRefused: a correctly signed ID token with a "crit" header is
+// refused (RFC 7515 §4.1.11), with or without a key set.
+func TestCritRefused(t *testing.T) {
+	k := newKeys(t)
+	now := time.Now()
+	claims := jwt.MapClaims{"iss": "https://id.example", "aud": "app", "sub": "s", "nonce": "n",
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	tok.Header["kid"] = "k1"
+	tok.Header["crit"] = []string{"http://example.com/unknown"}
+	tok.Header["http://example.com/unknown"] = true
+	raw, err := tok.SignedString(k.priv)
+	require.NoError(t, err)
+	for _, jwks := range []string{"", k.url} {
+		p, err := multicart.New(multicart.Config{ClientID: "app", RedirectURL: "https://a.example/cb",
+			Issuer: "https://id.example", JWKSURL: jwks, SkipDiscovery: true})
+		require.NoError(t, err)
+		_, err = p.VerifyIDToken(context.Background(), raw, "n")
+		var ce *verify.CheckError
+		require.ErrorAs(t, err, &ce, "JWKSURL %q", jwks)
+		assert.Equal(t, verify.CheckCrit, ce.Check)
+
+		delete(tok.Header, "crit")
+		plain, err := tok.SignedString(k.priv)
+		require.NoError(t, err)
+		_, err = p.VerifyIDToken(context.Background(), plain, "n")
+		assert.NoError(t, err, "the same token without crit passes")
+		tok.Header["crit"] = []string{"http://example.com/unknown"}
+	}
+}
+
+// TestMetadata: the discovery document is available to callers (for
+// example its end_session_endpoint), and its absence is ErrNoDiscovery.
+func TestMetadata(t *testing.T) {
+	s := ssotest.NewServer(ssotest.Options{})
+	defer s.Close()
+	md, err := standInProvider(t, s).Metadata(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, s.Multicart().Issuer, md.Issuer)
+	assert.Equal(t, s.Multicart().JWKSURL, md.JWKSURI)
+
+	s2 := ssotest.NewServer(ssotest.Options{NoDiscovery: true})
+	defer s2.Close()
+	_, err = standInProvider(t, s2).Metadata(context.Background())
+	assert.ErrorIs(t, err, verify.ErrNoDiscovery)
+
+	p, err := multicart.New(multicart.Config{ClientID: "app", RedirectURL: "https://a.example/cb", SkipDiscovery: true})
+	require.NoError(t, err)
+	_, err = p.Metadata(context.Background())
+	assert.ErrorIs(t, err, verify.ErrNoDiscovery)
 }

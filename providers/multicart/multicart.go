@@ -139,10 +139,11 @@ type Config struct {
 // Provider implements [sso.Provider], [sso.Refresher] and
 // [sso.IDTokenVerifier] for Multicart.
 type Provider struct {
-	cfg    Config
-	oauth  oauth2.Config // no secret: a public client
-	client *http.Client
-	ids    *verify.Verifier
+	cfg       Config
+	oauth     oauth2.Config // no secret: a public client
+	client    *http.Client
+	ids       *verify.Verifier
+	discovery *verify.Discovery // nil with SkipDiscovery
 }
 
 // New validates cfg and returns the provider.
@@ -223,6 +224,7 @@ func New(cfg Config) (*Provider, error) {
 			return nil, fmt.Errorf("multicart: DiscoveryURL: %w", err)
 		}
 		vc.Discovery = d
+		p.discovery = d
 	}
 	ids, err := verify.New(vc)
 	if err != nil {
@@ -299,6 +301,18 @@ func (p *Provider) VerifyIDToken(ctx context.Context, raw, nonce string) (*sso.C
 		return nil, err
 	}
 	return sso.ParseClaims(raw)
+}
+
+// Metadata returns the identity service's OpenID Connect discovery
+// document (fetched once and cached; see [verify.Discovery]), for example
+// its end_session_endpoint. Without one (a 404, or [Config.SkipDiscovery])
+// it returns [verify.ErrNoDiscovery]; when it cannot be fetched,
+// [verify.ErrUnavailable].
+func (p *Provider) Metadata(ctx context.Context) (*verify.Metadata, error) {
+	if p.discovery == nil {
+		return nil, fmt.Errorf("multicart: %w: discovery is switched off", verify.ErrNoDiscovery)
+	}
+	return p.discovery.Metadata(ctx)
 }
 
 // ServiceTokenSource returns the Admin API's service token source: the
