@@ -183,6 +183,12 @@ func (a *Auth) sessionErrorFunc(prev func(http.ResponseWriter, *http.Request, er
 				a.cfg.OnError(r.Context(), err)
 			}
 		case errors.Is(err, ErrStoreUnavailable):
+			if w.Header().Get("Retry-After") != "" {
+				// Saving failed while this package's own 503 for the
+				// same outage is being written (report set the header):
+				// let that answer go out alone.
+				return
+			}
 			a.report(w, r, "", err)
 		case prev != nil:
 			prev(w, r, err)

@@ -58,6 +58,12 @@ type storeGuard struct {
 	log      *slog.Logger
 	now      func() time.Time // the log interval's clock
 
+	// failedCommit is the session whose commit failed last, and when: scs
+	// commits a session again when the refusal of a failed commit is
+	// written, and that second try fails at once rather than waiting for
+	// the deadline again.
+	failedCommit atomic.Pointer[failedCommit]
+
 	down       atomic.Bool // the last call failed
 	mu         sync.Mutex
 	lastLog    time.Time // when "unavailable" was last logged
@@ -118,6 +124,24 @@ func (g *storeGuard) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 // CommitCtx stores a session unless it has been destroyed meanwhile; then
 // it returns [ErrSessionEnded] and stores nothing.
 func (g *storeGuard) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if f := g.failedCommit.Load(); f != nil && f.token == token && time.Since(f.at) < g.timeout {
+		return f.err
+	}
+	err := g.commitChecked(ctx, token, b, expiry)
+	if err != nil && errors.Is(err, ErrStoreUnavailable) {
+		g.failedCommit.Store(&failedCommit{token: token, at: time.Now(), err: err})
+	}
+	return err
+}
+
+// failedCommit is a commit that failed (see storeGuard.failedCommit).
+type failedCommit struct {
+	token string
+	at    time.Time
+	err   error
+}
+
+func (g *storeGuard) commitChecked(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	ctx, cancel := g.bound(ctx)
 	defer cancel()
 	unlock, err := g.lock(ctx, token)

@@ -121,6 +121,7 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 		Providers:      []sso.Provider{ist, mc},
 		Logger:         logger,
 		Now:            d.Now,
+		StoreTimeout:   storeTimeout,
 		InsecureCookie: !sm.Cookie.Secure,
 	})
 	if err != nil {

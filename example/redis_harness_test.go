@@ -51,26 +51,42 @@ func requireExternal(t testing.TB, what string, found bool) {
 		what, requireExternalEnv)
 }
 
-// startRedis starts a private redis-server on a free loopback port, without
-// persistence, and returns its URL. The server is killed when the test ends.
-func startRedis(t *testing.T) string {
+// redisServer is a private redis-server a test can stop, pause, resume and
+// start again on the same port.
+type redisServer struct {
+	t       *testing.T
+	persist bool // append-only file, fsynced on every write: a restart keeps the sessions
+	path    string
+	port    int
+	dir     string
+	url     string
+	out     *logSink
+	cmd     *exec.Cmd
+	exited  chan struct{}
+}
+
+// startRedisServer starts a private redis-server on a free loopback port,
+// with persistence when persist is true (else none). It is killed when the
+// test ends.
+func startRedisServer(t *testing.T, persist bool) *redisServer {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	requireExternal(t, "redis-server (looked up on PATH)", err == nil)
+	s := &redisServer{t: t, persist: persist, path: path, dir: t.TempDir(), out: &logSink{}}
+	t.Cleanup(s.kill)
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freeLoopbackPort()
-		if err != nil {
+		if s.port, err = freeLoopbackPort(); err != nil {
 			t.Fatalf("finding a free port: %v", err)
 		}
-		url, err := tryStartRedis(t, path, port)
-		if err == nil {
-			return url
+		if lastErr = s.start(); lastErr == nil {
+			s.url = fmt.Sprintf("redis://127.0.0.1:%d/0", s.port)
+			return s
 		}
-		lastErr = err // most likely the port was taken in between: try another
+		// most likely the port was taken in between: try another
 	}
 	t.Fatalf("redis-server would not start: %v", lastErr)
-	return ""
+	return nil
 }
 
 // freeLoopbackPort returns a port that was free on 127.0.0.1 a moment ago.
@@ -83,30 +99,29 @@ func freeLoopbackPort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func tryStartRedis(t *testing.T, path string, port int) (string, error) {
-	out := &logSink{}
-	cmd := exec.Command(path,
+// start runs redis-server on s.port and waits until it answers PING.
+func (s *redisServer) start() error {
+	aof := []string{"--appendonly", "no"}
+	if s.persist {
+		aof = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
+	cmd := exec.Command(s.path, append([]string{
 		"--bind", "127.0.0.1",
-		"--port", strconv.Itoa(port),
+		"--port", strconv.Itoa(s.port),
 		"--save", "",
-		"--appendonly", "no",
-		"--dir", t.TempDir(),
-	)
-	cmd.Stdout, cmd.Stderr = out, out
+		"--dir", s.dir,
+	}, aof...)...)
+	cmd.Stdout, cmd.Stderr = s.out, s.out
 	if err := cmd.Start(); err != nil {
-		return "", err
+		return err
 	}
 	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	client := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1})
+	s.cmd, s.exited = cmd, exited
+	client := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", s.port), MaxRetries: -1})
 	defer client.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -114,19 +129,46 @@ func tryStartRedis(t *testing.T, path string, port int) (string, error) {
 		err := client.Ping(ctx).Err()
 		cancel()
 		if err == nil {
-			t.Cleanup(stop)
-			return url, nil
+			return nil
 		}
 		select {
 		case <-exited:
-			return "", fmt.Errorf("redis-server exited on port %d: %s", port, strings.TrimSpace(out.String()))
+			return fmt.Errorf("redis-server exited on port %d: %s", s.port, strings.TrimSpace(s.out.String()))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			stop()
-			return "", fmt.Errorf("redis-server on port %d did not answer PING within 10s (last: %v): %s",
-				port, err, strings.TrimSpace(out.String()))
+			s.kill()
+			return fmt.Errorf("redis-server on port %d did not answer PING within 10s (last: %v): %s",
+				s.port, err, strings.TrimSpace(s.out.String()))
 		}
+	}
+}
+
+// kill stops the server at once (a crash: nothing is saved, it has no
+// persistence anyway). A paused server is killed too.
+func (s *redisServer) kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
+// restart starts the server again on the same port (with the sessions it
+// had when persist is set).
+func (s *redisServer) restart() {
+	s.t.Helper()
+	if err := s.start(); err != nil {
+		s.t.Fatalf("restarting redis-server: %v", err)
+	}
+}
+
+// signal sends sig (SIGSTOP pauses the server, SIGCONT resumes it).
+func (s *redisServer) signal(sig os.Signal) {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("signalling redis-server: %v", err)
 	}
 }
 
@@ -183,6 +225,7 @@ var instanceNames = [2]string{"a", "b"}
 // URL (as behind a real one, both instances use that URL as their base).
 type redisCluster struct {
 	t        *testing.T
+	redis    *redisServer
 	redisURL string
 	clock    *sharedClock
 	stand    *ssotest.Server
@@ -196,14 +239,20 @@ type redisCluster struct {
 
 func newRedisCluster(t *testing.T) *redisCluster {
 	t.Helper()
-	return newRedisClusterWith(t, nil)
+	return newRedisClusterOn(t, startRedisServer(t, false), nil)
 }
 
 // newRedisClusterWith is newRedisCluster with each instance's settings
 // adjusted by configure (instance 0 is "a"), when it is not nil.
 func newRedisClusterWith(t *testing.T, configure func(instance int, s *settings)) *redisCluster {
 	t.Helper()
-	c := &redisCluster{t: t, redisURL: startRedis(t), clock: newSharedClock(), logs: &logSink{}}
+	return newRedisClusterOn(t, startRedisServer(t, false), configure)
+}
+
+// newRedisClusterOn is newRedisClusterWith on the given Redis.
+func newRedisClusterOn(t *testing.T, srv *redisServer, configure func(instance int, s *settings)) *redisCluster {
+	t.Helper()
+	c := &redisCluster{t: t, redis: srv, redisURL: srv.url, clock: newSharedClock(), logs: &logSink{}}
 	c.stand = ssotest.NewServer(ssotest.Options{AutoApprove: true, Now: c.clock.Now})
 	t.Cleanup(c.stand.Close)
 
