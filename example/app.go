@@ -117,12 +117,14 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 		return nil, err
 	}
 	a.auth, err = sso.New(sso.Config{
-		Sessions:       sm,
-		Providers:      []sso.Provider{ist, mc},
-		Logger:         logger,
-		Now:            d.Now,
-		StoreTimeout:   storeTimeout,
-		InsecureCookie: !sm.Cookie.Secure,
+		Sessions:        sm,
+		Providers:       []sso.Provider{ist, mc},
+		Logger:          logger,
+		Now:             d.Now,
+		StoreTimeout:    storeTimeout,
+		InsecureCookie:  !sm.Cookie.Secure,
+		LoginPath:       loginPath,
+		AfterLogoutPath: loginPath + "?logged_out=1",
 	})
 	if err != nil {
 		return nil, err
@@ -137,10 +139,12 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 	mux.Handle("GET /auth/istores/callback", a.auth.Callback(istores.Name))
 	mux.Handle("GET /auth/multicart/login", a.auth.Login(multicart.Name))
 	mux.Handle("GET /auth/multicart/callback", a.auth.Callback(multicart.Name))
+	mux.HandleFunc("GET "+loginPath, choose)
 	mux.Handle("POST /logout", a.auth.Logout())
+	mux.Handle("GET /logout", a.auth.Identify(http.HandlerFunc(logoutForm)))
 	mux.Handle("GET /me", a.auth.Require(http.HandlerFunc(me)))
 	mux.HandleFunc("GET /admin/whoami", a.whoami)
-	a.handler = sm.LoadAndSave(securityHeaders(mux))
+	a.handler = sm.LoadAndSave(securityHeaders(withPages(mux)))
 	return a, nil
 }
 

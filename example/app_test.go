@@ -138,14 +138,27 @@ func TestExampleLoginThroughApprovalPage(t *testing.T) {
 			assert.NotEmpty(t, me["claims"])
 			assert.NotContains(t, body, "eyJ", "never a raw token")
 
-			// GET does not log out; POST does.
-			resp, _ = appGet(t, c, e.srv.URL+"/logout", "text/html")
-			assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
-			resp, err := c.Post(e.srv.URL+"/logout", "application/x-www-form-urlencoded", nil)
+			// GET /logout is a page with the form; only its POST logs out.
+			resp, page = appGet(t, c, e.srv.URL+"/logout", "text/html")
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Contains(t, page, `<form method="post" action="/logout">`)
+			assert.Contains(t, page, "<h1>Log out?</h1>")
+			resp, _ = appGet(t, c, e.srv.URL+"/me", "application/json")
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "a GET does not log out")
+			req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/logout", nil)
 			require.NoError(t, err)
+			req.Header.Set("Accept", "text/html")
+			resp, err = c.Do(req)
+			require.NoError(t, err)
+			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			assert.Equal(t, "/login", resp.Request.URL.Path, "logging out ends on the chooser")
+			assert.Contains(t, string(b), "You have logged out of the shop.")
 			resp, _ = appGet(t, c, e.srv.URL+"/me", "application/json")
 			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+			resp, page = appGet(t, c, e.srv.URL+"/logout", "text/html")
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Contains(t, page, "<h1>You&#39;re logged out</h1>")
 
 			logs := e.logs.String()
 			for _, r := range e.stand.TokenRequests() {
@@ -160,10 +173,25 @@ func TestExampleLoginThroughApprovalPage(t *testing.T) {
 	}
 }
 
+// appChoose follows the chooser page's link for provider, as a customer
+// pressing "Continue with ..." does, and returns the provider's page.
+func appChoose(t *testing.T, c *http.Client, chooser *url.URL, page, provider string) (*http.Response, string) {
+	t.Helper()
+	m := regexp.MustCompile(`id="choose-` + provider + `" href="([^"]+)"`).FindStringSubmatch(page)
+	require.NotNil(t, m, "the chooser offers %s:\n%s", provider, page)
+	next, err := chooser.Parse(appUnescape(m[1]))
+	require.NoError(t, err)
+	return appGet(t, c, next.String(), "text/html")
+}
+
 func TestExampleProtectedPageComesBack(t *testing.T) {
 	e := newExampleApp(t, "http")
 	c := appBrowser(t)
 	resp, page := appGet(t, c, e.srv.URL+"/me?view=full", "text/html")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "/login", resp.Request.URL.Path, "a page that needs a login offers the choice")
+	assert.Equal(t, "/me?view=full", resp.Request.URL.Query().Get("return_to"))
+	resp, page = appChoose(t, c, resp.Request.URL, page, "multicart")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	resp, body := appApprove(t, c, resp.Request.URL, page)
 	require.Equal(t, http.StatusOK, resp.StatusCode)

@@ -28,7 +28,7 @@ func TestBrowserLoginMulticart(t *testing.T) {
 
 // testBrowserLogin logs in from the home page's link for provider, checks
 // who the home page says is logged in, logs out, and checks that /me then
-// asks to log in again.
+// offers the choice of provider again.
 func testBrowserLogin(t *testing.T, provider, title string) {
 	b := newBrowser(t)
 
@@ -57,23 +57,25 @@ func testBrowserLogin(t *testing.T, provider, title string) {
 	}
 	b.keepForFailure("logged-in")
 
+	// Logging out ends on the page where the customer chooses a provider.
 	b.do("logging out",
 		chromedp.Click(chromedp.ID("logout")),
-		chromedp.WaitVisible(chromedp.ID("login-istores")),
-		chromedp.WaitVisible(chromedp.ID("login-multicart")),
-		chromedp.WaitNotPresent(chromedp.ID("subject")),
+		chromedp.WaitVisible(chromedp.ID("choose-istores")),
+		chromedp.WaitVisible(chromedp.ID("choose-multicart")),
 	)
-	if got := b.text("after logging out", "#who"); got != "You are not logged in." {
-		t.Errorf("after logging out #who = %q, want %q", got, "You are not logged in.")
+	if got := b.text("after logging out", "#logged-out"); got != "You have logged out of the shop." {
+		t.Errorf("after logging out #logged-out = %q, want %q", got, "You have logged out of the shop.")
 	}
 
-	// /me answers JSON only with a login: this browser is sent to log in,
-	// through Istores, the default provider.
+	// /me answers JSON only with a login: this browser is offered the
+	// choice of provider again.
 	b.do("opening /me after logging out",
 		chromedp.Navigate(b.base+"/me"),
+		chromedp.WaitVisible(chromedp.ID("choose-"+provider)),
+		chromedp.Click(chromedp.ID("choose-"+provider)),
 		chromedp.WaitVisible(approveButton),
 	)
-	b.expectApprovalPage("/me after logging out", "Istores")
+	b.expectApprovalPage("/me after logging out", title)
 }
 
 func TestBrowserProtectedPageComesBack(t *testing.T) {
@@ -81,6 +83,8 @@ func TestBrowserProtectedPageComesBack(t *testing.T) {
 
 	b.do("opening /me without a login",
 		chromedp.Navigate(b.base+"/me"),
+		chromedp.WaitVisible(chromedp.ID("choose-istores")),
+		chromedp.Click(chromedp.ID("choose-istores")),
 		chromedp.WaitVisible(approveButton),
 	)
 	b.expectApprovalPage("/me without a login", "Istores")
