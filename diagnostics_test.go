@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -107,5 +108,44 @@ func TestTokenEndpointFailureLog(t *testing.T) {
 				assert.NotContains(t, recs[0], "error_description")
 			})
 		}
+	}
+}
+
+// TestRefreshRefusalLog: a refused refresh (its ID token, or the token
+// endpoint) gives one log record with the same detail as a login.
+func TestRefreshRefusalLog(t *testing.T) {
+	tests := []struct {
+		name string
+		f    ssotest.Failure
+		want func(h *harness) []string
+	}{
+		{"ID token issuer", ssotest.Failure{Grant: ssotest.GrantRefreshToken, IDTokenIssuer: "https://evil.example"}, func(h *harness) []string {
+			return []string{"token refresh refused", "check=iss", "expected=" + h.stand.Multicart().Issuer, "got=https://evil.example", "multicart.Config.Issuer"}
+		}},
+		{"ID token audience", ssotest.Failure{Grant: ssotest.GrantRefreshToken, IDTokenAudience: "another-app"}, func(h *harness) []string {
+			return []string{"token refresh refused", "check=aud", "got=another-app"}
+		}},
+		{"invalid_grant", ssotest.Failure{Grant: ssotest.GrantRefreshToken, TokenError: "invalid_grant"}, func(*harness) []string {
+			return []string{"token refresh refused", "http_status=400", "oauth_error=invalid_grant"}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			c := h.login(multicart.Name)
+			h.clock.Advance(61 * time.Minute) // expired: the next request must refresh
+			h.stand.Inject(tt.f)
+			resp := h.getJSON(c, "/private")
+			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+			recs := refusals(h)
+			if !assert.Len(t, recs, 1, h.logs.String()) {
+				return
+			}
+			for _, w := range tt.want(h) {
+				assert.Contains(t, recs[0], w)
+			}
+			assert.NotContains(t, recs[0], "eyJ", "no token in the log")
+		})
 	}
 }
