@@ -100,6 +100,7 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 		logger.Warn("sessions are stored unsealed: anyone who can read the session store can read customers' tokens; set SESSION_KEYS to seal them",
 			"check", "SESSION_KEYS")
 	}
+	var locker sso.Locker // nil: in this process only
 	switch {
 	case d.Store != nil:
 		sm.Store = d.Store
@@ -109,6 +110,13 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 			return nil, err
 		}
 		sm.Store = store
+		a.close = closeStore
+	case s.DatabaseURL != "":
+		store, l, closeStore, err := postgresStore(s.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		sm.Store, locker = store, l
 		a.close = closeStore
 	}
 
@@ -122,6 +130,7 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 		Logger:          logger,
 		Now:             d.Now,
 		StoreTimeout:    storeTimeout,
+		Locker:          locker,
 		InsecureCookie:  !sm.Cookie.Secure,
 		LoginPath:       loginPath,
 		AfterLogoutPath: loginPath + "?logged_out=1",

@@ -22,6 +22,7 @@
 //	MULTICART_ISSUER          expected ID-token issuer (default: discovery's, else any URL on the token URL's origin; see README)
 //	MULTICART_JWKS_URL        verify ID-token signatures with this key set (default: discovery's jwks_uri; see README)
 //	REDIS_URL                 keep sessions in Redis (redis://127.0.0.1:6379/0) so instances share them
+//	DATABASE_URL              or in PostgreSQL (postgres://user:pass@host/db); the sessions table is created when missing
 //	SESSION_KEYS              seal sessions at rest: comma-separated base64 keys of 32 bytes, the current one first
 //	                          (openssl rand -base64 32); a warning at start when a shared store has none
 package main

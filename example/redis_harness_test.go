@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -19,36 +18,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shopsso/sso/internal/testenv"
 	"github.com/shopsso/sso/ssotest"
 )
 
-// requireExternalEnv names the variable that turns a missing external
-// dependency from a skip into a failure (CI sets it, so that a test that
-// silently stopped running is noticed).
-const requireExternalEnv = "SHOPSSO_REQUIRE_EXTERNAL"
-
-// requireExternal is the one rule for tests that need something outside Go
-// (a redis-server binary, a browser): when found is false, the test is
-// skipped with a loud message — or fails, when SHOPSSO_REQUIRE_EXTERNAL is
-// set to a true value (1, true).
+// requireExternal is the repository's one rule for tests that need
+// something outside Go: skip loudly, or fail under SHOPSSO_REQUIRE_EXTERNAL=1
+// (see [testenv.RequireExternal]).
 func requireExternal(t testing.TB, what string, found bool) {
 	t.Helper()
-	if found {
-		return
-	}
-	v := os.Getenv(requireExternalEnv)
-	required, err := strconv.ParseBool(v)
-	if err != nil && v != "" {
-		required = true // any other non-empty value: be strict
-	}
-	if required {
-		t.Fatalf("\n*** %s is required but was not found (%s=%q). ***\n*** This test cannot run without it: install it (CI: .ci/run) or unset %s. ***",
-			what, requireExternalEnv, v, requireExternalEnv)
-	}
-	t.Skipf("\n*** SKIPPED: %s not found — THIS TEST DID NOT RUN. ***\n*** Install it, or set %s=1 to make its absence a failure. ***",
-		what, requireExternalEnv)
+	testenv.RequireExternal(t, what, found)
 }
 
 // redisServer is a private redis-server a test can stop, pause, resume and
@@ -90,14 +72,7 @@ func startRedisServer(t *testing.T, persist bool) *redisServer {
 }
 
 // freeLoopbackPort returns a port that was free on 127.0.0.1 a moment ago.
-func freeLoopbackPort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+func freeLoopbackPort() (int, error) { return testenv.FreeLoopbackPort() }
 
 // start runs redis-server on s.port and waits until it answers PING.
 func (s *redisServer) start() error {
@@ -224,17 +199,18 @@ var instanceNames = [2]string{"a", "b"}
 // stand-in and one fake clock, behind a test load balancer at one public
 // URL (as behind a real one, both instances use that URL as their base).
 type redisCluster struct {
-	t        *testing.T
-	redis    *redisServer
-	redisURL string
-	clock    *sharedClock
-	stand    *ssotest.Server
-	logs     *logSink
-	inst     [2]*app
-	served   [2]atomic.Int64
-	next     atomic.Uint64
-	lb       *httptest.Server
-	tr       *http.Transport
+	t           *testing.T
+	redis       *redisServer // nil on PostgreSQL
+	redisURL    string
+	databaseURL string
+	clock       *sharedClock
+	stand       *ssotest.Server
+	logs        *logSink
+	inst        [2]*app
+	served      [2]atomic.Int64
+	next        atomic.Uint64
+	lb          *httptest.Server
+	tr          *http.Transport
 }
 
 func newRedisCluster(t *testing.T) *redisCluster {
@@ -252,7 +228,25 @@ func newRedisClusterWith(t *testing.T, configure func(instance int, s *settings)
 // newRedisClusterOn is newRedisClusterWith on the given Redis.
 func newRedisClusterOn(t *testing.T, srv *redisServer, configure func(instance int, s *settings)) *redisCluster {
 	t.Helper()
-	c := &redisCluster{t: t, redis: srv, redisURL: srv.url, clock: newSharedClock(), logs: &logSink{}}
+	c := newCluster(t, settings{RedisURL: srv.url}, configure)
+	c.redis = srv
+	return c
+}
+
+// newPostgresCluster is the instances sharing a new, empty database of the
+// test binary's PostgreSQL server (DATABASE_URL): they create the sessions
+// table themselves, as on a fresh database.
+func newPostgresCluster(t *testing.T) *redisCluster {
+	t.Helper()
+	return newCluster(t, settings{DatabaseURL: testenv.StartPostgres(t).NewDatabase(t)}, nil)
+}
+
+// newCluster starts the instances with the store settings of store (a
+// redisCluster, whichever the store), each adjusted by configure when it is
+// not nil.
+func newCluster(t *testing.T, store settings, configure func(instance int, s *settings)) *redisCluster {
+	t.Helper()
+	c := &redisCluster{t: t, redisURL: store.RedisURL, databaseURL: store.DatabaseURL, clock: newSharedClock(), logs: &logSink{}}
 	c.stand = ssotest.NewServer(ssotest.Options{AutoApprove: true, Now: c.clock.Now})
 	t.Cleanup(c.stand.Close)
 
@@ -260,7 +254,7 @@ func newRedisClusterOn(t *testing.T, srv *redisServer, configure func(instance i
 	base := "http://" + c.lb.Listener.Addr().String()
 	logger := slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for i, name := range instanceNames {
-		s := settings{RedisURL: c.redisURL}
+		s := store
 		if configure != nil {
 			configure(i, &s)
 		}
@@ -399,11 +393,14 @@ func (c *redisCluster) me(jar http.CookieJar, instance string) meResult {
 	return getMe(c.via(jar, instance), c.lb.URL)
 }
 
-// sessionKeys returns how many live scs sessions are in Redis: a logged-out
+// sessionKeys returns how many live scs sessions are in the store: a logged-out
 // session's record is a tombstone (a value starting with a zero byte,
 // which no codec writes) until the session would have expired.
 func (c *redisCluster) sessionKeys() int {
 	c.t.Helper()
+	if c.databaseURL != "" {
+		return c.sessionRows()
+	}
 	opts, err := redis.ParseURL(c.redisURL)
 	if err != nil {
 		c.t.Fatal(err)
@@ -422,4 +419,22 @@ func (c *redisCluster) sessionKeys() int {
 		}
 	}
 	return live
+}
+
+// sessionRows returns how many live sessions the sessions table of
+// PostgreSQL holds (tombstones left out, as in sessionKeys).
+func (c *redisCluster) sessionRows() int {
+	c.t.Helper()
+	conn, err := pgx.Connect(context.Background(), c.databaseURL)
+	if err != nil {
+		c.t.Fatalf("connecting to PostgreSQL: %v", err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	err = conn.QueryRow(context.Background(),
+		`SELECT count(*) FROM sessions WHERE expiry > now() AND substring(data from 1 for 1) <> '\x00'::bytea`).Scan(&n)
+	if err != nil {
+		c.t.Fatalf("counting sessions: %v", err)
+	}
+	return n
 }

@@ -16,7 +16,15 @@ import (
 // A login completed on instance A is honoured by instance B: the session
 // lives in Redis, not in the instance.
 func TestRedisLoginOnOneInstanceHonouredByOther(t *testing.T) {
-	c := newRedisCluster(t)
+	testLoginHonouredByOther(t, newRedisCluster(t))
+}
+
+// The same with the sessions in PostgreSQL.
+func TestPostgresLoginOnOneInstanceHonouredByOther(t *testing.T) {
+	testLoginHonouredByOther(t, newPostgresCluster(t))
+}
+
+func testLoginHonouredByOther(t *testing.T, c *redisCluster) {
 	for _, provider := range []string{istores.Name, multicart.Name} {
 		t.Run(provider, func(t *testing.T) {
 			c.t = t
@@ -54,7 +62,15 @@ func TestRedisLoginOnOneInstanceHonouredByOther(t *testing.T) {
 // that a copy of the old cookie replayed against the other instance is
 // refused too.
 func TestRedisLogoutEndsSessionEverywhere(t *testing.T) {
-	c := newRedisCluster(t)
+	testLogoutEndsSessionEverywhere(t, newRedisCluster(t))
+}
+
+// The same with the sessions in PostgreSQL.
+func TestPostgresLogoutEndsSessionEverywhere(t *testing.T) {
+	testLogoutEndsSessionEverywhere(t, newPostgresCluster(t))
+}
+
+func testLogoutEndsSessionEverywhere(t *testing.T, c *redisCluster) {
 	for _, tt := range []struct{ loginOn, logoutOn, replayOn string }{
 		{"a", "a", "b"},
 		{"a", "b", "a"},
@@ -127,9 +143,17 @@ func TestRedisLogoutEndsSessionEverywhere(t *testing.T) {
 // result in Redis. The same holds on every later expiry, with the newest
 // refresh token.
 func TestRedisConcurrentRefreshAcrossInstances(t *testing.T) {
+	testConcurrentRefreshAcrossInstances(t, newRedisCluster(t))
+}
+
+// The same with the sessions, and the lock, in PostgreSQL.
+func TestPostgresConcurrentRefreshAcrossInstances(t *testing.T) {
+	testConcurrentRefreshAcrossInstances(t, newPostgresCluster(t))
+}
+
+func testConcurrentRefreshAcrossInstances(t *testing.T, c *redisCluster) {
 	const concurrent = 50
 	const ttl = time.Hour // the stand-in's default AccessTokenTTL
-	c := newRedisCluster(t)
 	jar := c.login(multicart.Name, "a")
 	first := c.me(jar, "b")
 	if first.status != http.StatusOK {

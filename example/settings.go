@@ -25,7 +25,8 @@ type settings struct {
 
 	MulticartServiceClientID, MulticartServiceClientSecret string
 
-	RedisURL string
+	RedisURL    string
+	DatabaseURL string // PostgreSQL, when RedisURL is not set
 
 	// SessionKeys seal sessions at rest (SESSION_KEYS: comma-separated
 	// base64 keys of 32 bytes, the current one first). None: unsealed.
@@ -53,8 +54,9 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 		MulticartServiceClientID:     getenv("MULTICART_SERVICE_CLIENT_ID"),
 		MulticartServiceClientSecret: getenv("MULTICART_SERVICE_CLIENT_SECRET"),
 		RedisURL:                     getenv("REDIS_URL"),
+		DatabaseURL:                  getenv("DATABASE_URL"),
 	}
-	s.sharedStore = s.RedisURL != "" || getenv("DATABASE_URL") != ""
+	s.sharedStore = s.RedisURL != "" || s.DatabaseURL != ""
 	if v := getenv("SESSION_KEYS"); v != "" {
 		keys, err := parseSessionKeys(v)
 		if err != nil {
