@@ -22,6 +22,12 @@ const (
 	// loginV2: loginV1's fields, then the claims of the access token and
 	// of the ID token (see writeClaims).
 	loginV2 = 2
+	// loginV3: loginV2's fields with the small ones first (provider, token
+	// type, expiry, obtained, scopes, the two claim sets) and the tokens
+	// last (access, refresh, ID), so that reading a login touches a few
+	// contiguous bytes, not every part of a 2 KB record: the tokens are
+	// substrings nobody reads on most requests.
+	loginV3 = 3
 )
 
 // Flags that start a claim set in a record. Bits 3 and 4 hold the
@@ -30,23 +36,24 @@ const (
 	claimsJWT          = 1 << 0 // the token is a JWT: the fields follow
 	claimsLoginScopes  = 1 << 1 // the scopes are the login's: not repeated
 	claimsAccessIssuer = 1 << 2 // the issuer is the access token's: not repeated
-	claimsVerifiedBit  = 3
+	claimsVerifiedBit  = 3      // and 4
+	claimsAccessSub    = 1 << 5 // the subject is the access token's: not repeated (v3)
 )
 
 // record encodes l as the value kept under loginKey.
 func (l *login) record() string {
-	w := record.NewWriter(loginV2, 128+len(l.Provider)+len(l.AccessToken)+len(l.TokenType)+
+	w := record.NewWriter(loginV3, 128+len(l.Provider)+len(l.AccessToken)+len(l.TokenType)+
 		len(l.RefreshToken)+len(l.IDToken)+2*scopesLen(l.Scopes)+claimsLen(&l.access)+claimsLen(&l.id))
 	w.String(l.Provider)
-	w.String(l.AccessToken)
 	w.String(l.TokenType)
-	w.String(l.RefreshToken)
-	w.String(l.IDToken)
 	w.Time(l.Expiry)
 	w.Time(l.Obtained)
 	w.Strings(l.Scopes)
-	writeClaims(&w, &l.access, l.Scopes, "")
-	writeClaims(&w, &l.id, l.Scopes, l.access.issuer)
+	writeClaims(&w, &l.access, l.Scopes, nil)
+	writeClaims(&w, &l.id, l.Scopes, &l.access)
+	w.String(l.AccessToken)
+	w.String(l.RefreshToken)
+	w.String(l.IDToken)
 	return w.Done()
 }
 
@@ -54,9 +61,10 @@ func claimsLen(s *claimSet) int {
 	return len(s.subject) + len(s.issuer) + len(s.audience) + scopesLen(s.scopes) + len(s.name) + len(s.email)
 }
 
-// writeClaims appends s. Scopes equal to the login's, and an issuer equal
-// to accessIssuer, are written as a flag only.
-func writeClaims(w *record.Writer, s *claimSet, loginScopes []string, accessIssuer string) {
+// writeClaims appends s. Scopes equal to the login's, and an issuer or
+// subject equal to the access token's (for the ID token), are written as a
+// flag only.
+func writeClaims(w *record.Writer, s *claimSet, loginScopes []string, access *claimSet) {
 	if !s.jwt {
 		w.Uint(0)
 		return
@@ -66,12 +74,18 @@ func writeClaims(w *record.Writer, s *claimSet, loginScopes []string, accessIssu
 	if sameScopes {
 		flags |= claimsLoginScopes
 	}
-	sameIssuer := accessIssuer != "" && s.issuer == accessIssuer
+	sameIssuer := access != nil && access.issuer != "" && s.issuer == access.issuer
 	if sameIssuer {
 		flags |= claimsAccessIssuer
 	}
+	sameSubject := access != nil && access.subject != "" && s.subject == access.subject
+	if sameSubject {
+		flags |= claimsAccessSub
+	}
 	w.Uint(flags)
-	w.String(s.subject)
+	if !sameSubject {
+		w.String(s.subject)
+	}
 	if !sameIssuer {
 		w.String(s.issuer)
 	}
@@ -85,16 +99,21 @@ func writeClaims(w *record.Writer, s *claimSet, loginScopes []string, accessIssu
 	w.String(s.email)
 }
 
-// readClaims reads what writeClaims wrote.
-func readClaims(r *record.Reader, loginScopes []string, accessIssuer string) claimSet {
+// readClaims reads what writeClaims wrote; access is the access token's
+// set when s is the ID token's.
+func readClaims(r *record.Reader, loginScopes []string, access *claimSet) claimSet {
 	flags := r.Uint()
 	if flags&claimsJWT == 0 {
 		return claimSet{}
 	}
 	s := claimSet{jwt: true, emailVerified: verified(flags >> claimsVerifiedBit & 3)}
-	s.subject = r.Text()
-	if flags&claimsAccessIssuer != 0 {
-		s.issuer = accessIssuer
+	if flags&claimsAccessSub != 0 && access != nil {
+		s.subject = access.subject
+	} else {
+		s.subject = r.Text()
+	}
+	if flags&claimsAccessIssuer != 0 && access != nil {
+		s.issuer = access.issuer
 	} else {
 		s.issuer = r.Text()
 	}
@@ -124,7 +143,24 @@ func scopesLen(ss []string) int {
 // the tokens). The login's strings are substrings of s.
 func parseLogin(s string) (l login, old bool, err error) {
 	r, version := record.NewReader(s)
-	if version != loginV1 && version != loginV2 {
+	switch version {
+	case loginV3:
+		l.Provider = r.Text()
+		l.TokenType = r.Text()
+		l.Expiry = r.Time()
+		l.Obtained = r.Time()
+		l.Scopes = r.Strings()
+		l.access = readClaims(&r, l.Scopes, nil)
+		l.id = readClaims(&r, l.Scopes, &l.access)
+		l.AccessToken = r.Text()
+		l.RefreshToken = r.Text()
+		l.IDToken = r.Text()
+		if err := r.Done(); err != nil {
+			return login{}, false, fmt.Errorf("sso: login record: %w", err)
+		}
+		return l, false, nil
+	case loginV1, loginV2:
+	default:
 		return login{}, false, fmt.Errorf("sso: login record of unknown version %d", version)
 	}
 	l = login{
@@ -138,17 +174,16 @@ func parseLogin(s string) (l login, old bool, err error) {
 		Scopes:       r.Strings(),
 	}
 	if version == loginV2 {
-		l.access = readClaims(&r, l.Scopes, "")
-		l.id = readClaims(&r, l.Scopes, l.access.issuer)
+		l.access = readClaims(&r, l.Scopes, nil)
+		l.id = readClaims(&r, l.Scopes, &l.access)
 	}
 	if err := r.Done(); err != nil {
 		return login{}, false, fmt.Errorf("sso: login record: %w", err)
 	}
 	if version == loginV1 {
 		l.decodeClaims()
-		return l, true, nil
 	}
-	return l, false, nil
+	return l, true, nil // rewritten as loginV3
 }
 
 // decodeClaims decodes the claims of l's tokens.

@@ -3,6 +3,7 @@ package sso
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"testing"
@@ -149,5 +150,45 @@ func TestLegacyLoginsStayLoggedIn(t *testing.T) {
 				t.Errorf("rewritten login lacks its claims: %+v", l)
 			}
 		})
+	}
+}
+
+// TestLoginRecordOlderVersions reads records in the layouts of versions 1
+// and 2 and finds the same login, marked for rewriting.
+func TestLoginRecordOlderVersions(t *testing.T) {
+	t.Parallel()
+	fx := newBenchFixture(t)
+	l := fx.login
+	l.Expiry, l.Obtained = l.Expiry.UTC(), l.Obtained.UTC()
+	old := func(version byte) string {
+		w := record.NewWriter(version, 0)
+		w.String(l.Provider)
+		w.String(l.AccessToken)
+		w.String(l.TokenType)
+		w.String(l.RefreshToken)
+		w.String(l.IDToken)
+		w.Time(l.Expiry)
+		w.Time(l.Obtained)
+		w.Strings(l.Scopes)
+		if version == loginV2 {
+			writeClaims(&w, &l.access, l.Scopes, nil)
+			writeClaims(&w, &l.id, l.Scopes, nil)
+		}
+		return w.Done()
+	}
+	for _, version := range []byte{loginV1, loginV2} {
+		t.Run(fmt.Sprint("version ", version), func(t *testing.T) {
+			t.Parallel()
+			got, isOld, err := parseLogin(old(version))
+			if err != nil || !isOld {
+				t.Fatalf("parseLogin = %v, old %v; want no error, old", err, isOld)
+			}
+			if got.record() != l.record() {
+				t.Errorf("version %d read as %+v, want %+v", version, got, l)
+			}
+		})
+	}
+	if rec := l.record(); rec[0] != loginV3 || len(rec) >= len(old(loginV2)) {
+		t.Errorf("a new record is version %d and %d bytes; want %d and fewer than version 2's %d", rec[0], len(rec), loginV3, len(old(loginV2)))
 	}
 }

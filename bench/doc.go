@@ -3,8 +3,9 @@
 //
 //	go test -run '^$' -bench . -benchmem ./bench/
 //
-// from the repository root, or sh bench/run.sh for the interleaved rounds,
-// medians and ratios that BENCHMARKS.md reports. It is a module of its own
+// from the repository root, or sh bench/run.sh for interleaved rounds,
+// medians and ratios; benchplot draws BENCHMARKS.md's figures from the
+// output. It is a module of its own
 // so that the peers' dependencies (gorilla/sessions, auth0/go-jwt-middleware)
 // never enter the core module's go.mod.
 package bench

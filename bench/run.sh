@@ -9,19 +9,20 @@
 # summary when benchstat is installed
 # (go install golang.org/x/perf/cmd/benchstat@latest).
 #
-#	ROUNDS=12 sh bench/run.sh
+#	ROUNDS=12 BENCH=. BENCHTIME=1s sh bench/run.sh
 set -eu
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-12}
 bench=${BENCH:-.}
+benchtime=${BENCHTIME:-1s}
 dir=$(mktemp -d)
 out="$dir/results.txt"
 go test -c -o "$dir/sso.test" .
 go test -c -o "$dir/bench.test" ./bench/
 i=0
 while [ "$i" -lt "$rounds" ]; do
-	"$dir/sso.test" -test.run '^$' -test.bench "$bench" -test.benchmem >>"$out"
-	"$dir/bench.test" -test.run '^$' -test.bench "$bench" -test.benchmem >>"$out"
+	"$dir/sso.test" -test.run '^$' -test.bench "$bench" -test.benchtime "$benchtime" -test.benchmem >>"$out"
+	"$dir/bench.test" -test.run '^$' -test.bench "$bench" -test.benchtime "$benchtime" -test.benchmem >>"$out"
 	i=$((i + 1))
 done
 echo "raw results: $out"

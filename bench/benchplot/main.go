@@ -36,6 +36,7 @@ import (
 
 func main() {
 	out := flag.String("o", ".", "directory to write the SVG files to")
+	md := flag.Bool("md", false, "also print the medians and the targets' ratios as Markdown tables")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		log.Fatal("usage: benchplot [-o dir] bench-output.txt...")
@@ -63,8 +64,65 @@ func main() {
 		if err := os.WriteFile(path, []byte(fig.svg()), 0o644); err != nil {
 			log.Fatal(err)
 		}
-		fmt.Println("wrote", path)
+		fmt.Fprintln(os.Stderr, "wrote", path)
 	}
+	if *md {
+		fmt.Print(markdown(m))
+	}
+}
+
+// markdown prints every benchmark's medians, then the targets of issue 10
+// as ratios of medians, wall (ns/op) and CPU (cpu-ns/op).
+func markdown(m metrics) string {
+	var names []string
+	for k := range m {
+		name, metric, _ := strings.Cut(k, " ")
+		if metric == "ns/op" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString("| benchmark | ns/op | cpu-ns/op | B/op | allocs/op | stored-B | heap-B/session |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	cell := func(name, metric string) string {
+		if v, ok := m[name+" "+metric]; ok {
+			return strconv.FormatFloat(v, 'f', 0, 64)
+		}
+		return "–"
+	}
+	for _, n := range names {
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s |\n", strings.TrimPrefix(n, "Benchmark"),
+			cell(n, "ns/op"), cell(n, "cpu-ns/op"), cell(n, "B/op"), cell(n, "allocs/op"), cell(n, "stored-B"), cell(n, "heap-B/session"))
+	}
+	b.WriteString("\n| target | wall | CPU | goal |\n| --- | ---: | ---: | --- |\n")
+	ratio := func(label, a, c, goal string) {
+		w1, ok1 := m[a+" ns/op"]
+		w2, ok2 := m[c+" ns/op"]
+		if !ok1 || !ok2 {
+			return
+		}
+		cpu := "–"
+		if c1, c2 := m[a+" cpu-ns/op"], m[c+" cpu-ns/op"]; c1 > 0 && c2 > 0 {
+			cpu = fmt.Sprintf("%.2f×", c1/c2)
+		}
+		fmt.Fprintf(&b, "| %s | %.2f× | %s | %s |\n", label, w1/w2, cpu, goal)
+	}
+	const many = "BenchmarkRequireManySessions/sessions="
+	ratio("sessions=10000 / sessions=1", many+"10000", many+"1", "≤ 1.2×")
+	ratio("sessions=100000 / sessions=1", many+"100000", many+"1", "≤ 1.2×")
+	ratio("RequireLoggedInFastCodec / Floor", "BenchmarkRequireLoggedInFastCodec", "BenchmarkFloor", "≤ 2.0×")
+	ratio("RequireLoggedInSealedCodec / Floor", "BenchmarkRequireLoggedInSealedCodec", "BenchmarkFloor", "≤ 2.0× (sealed)")
+	ratio("RequireLoggedIn / SCSBaseline (gob)", "BenchmarkRequireLoggedIn", "BenchmarkSCSBaseline", "≤ 1.10×")
+	ratio("RequireLoggedInFastCodec / SCSBaselineFastCodec", "BenchmarkRequireLoggedInFastCodec", "BenchmarkSCSBaselineFastCodec", "≤ 1.10×")
+	ratio("RequireLoggedInSealedCodec / SCSBaselineSealedCodec", "BenchmarkRequireLoggedInSealedCodec", "BenchmarkSCSBaselineSealedCodec", "≤ 1.10×")
+	ratio("RequireLoggedInFastCodec / SCSBaseline (gob)", "BenchmarkRequireLoggedInFastCodec", "BenchmarkSCSBaseline", "≤ 0.15×")
+	ratio("RequireLoggedInSealedCodec / SCSBaseline (gob)", "BenchmarkRequireLoggedInSealedCodec", "BenchmarkSCSBaseline", "≤ 0.15×")
+	for _, n := range []string{"10000", "100000"} {
+		if v, ok := m[many+n+" heap-B/session"]; ok {
+			fmt.Fprintf(&b, "| live heap per session, %s customers | %.0f B | | ≤ 2048 B |\n", n, v)
+		}
+	}
+	return b.String()
 }
 
 var procSuffix = regexp.MustCompile(`-\d+$`)
