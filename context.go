@@ -76,6 +76,19 @@ func IDClaimsFromContext(ctx context.Context) (*Claims, bool) {
 	return &rl.id, true
 }
 
+// IDTokenFromContext returns the raw OpenID Connect ID token of the
+// customer's login (a JWT), for example to send as id_token_hint. It is
+// filled where [IDClaimsFromContext] is and reports false when the login
+// has no ID token. It is a credential of the customer's identity: never
+// put it into a page or a log.
+func IDTokenFromContext(ctx context.Context) (string, bool) {
+	rl, ok := fromContext(ctx)
+	if !ok || rl.l.IDToken == "" {
+		return "", false
+	}
+	return rl.l.IDToken, true
+}
+
 // ProviderFromContext returns the name of the provider the customer logged
 // in through.
 func ProviderFromContext(ctx context.Context) (string, bool) {

@@ -14,6 +14,15 @@ import (
 // logs out can be triggered by any image tag on any site — and refuses
 // requests a browser marks as cross-site (Sec-Fetch-Site). Browsers are
 // redirected (303) to [Config.AfterLogoutPath]; API clients get 204.
+//
+// Logout at the provider too (OpenID Connect RP-Initiated Logout) is
+// opt-in per provider: when the login's provider is an [EndSessioner]
+// that returns an end-session endpoint, a browser is redirected (303)
+// there instead, with id_token_hint, client_id, post_logout_redirect_uri
+// and a state, and comes back through [Auth.LogoutCallback]. Otherwise —
+// no such provider, none configured, API clients — logout is local only:
+// the customer's session at the provider stays, and the next login there
+// may not ask for a password.
 func (a *Auth) Logout() http.Handler { return http.HandlerFunc(a.logout) }
 
 // logout is the handler [Auth.Logout] returns.
@@ -38,6 +47,9 @@ func (a *Auth) logout(w http.ResponseWriter, r *http.Request) {
 		a.cfg.OnLogout(ctx, a.info(&l))
 	}
 	if acceptsHTML(r) {
+		if had && a.logoutAtProvider(w, r, &l) {
+			return
+		}
 		http.Redirect(w, r, a.cfg.AfterLogoutPath, http.StatusSeeOther)
 		return
 	}

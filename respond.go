@@ -136,6 +136,10 @@ func describe(err error) answer {
 		return answer{status: http.StatusInternalServerError, code: "server_error",
 			title:   "Something went wrong on our side",
 			message: "Please try again in a moment.", retry: true}
+	case errors.Is(err, errLogoutReturn):
+		return answer{status: http.StatusBadRequest, code: "logout_unconfirmed",
+			title:   "You're logged out of the shop",
+			message: "We couldn't confirm the logout at the service you log in with. To be sure, log out there too."}
 	case errors.Is(err, ErrAccessDenied), errors.As(err, &pe) && pe.Code == "access_denied":
 		return answer{status: http.StatusForbidden, code: "login_failed",
 			title:    "You didn't log in",

@@ -151,6 +151,7 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 	mux.HandleFunc("GET "+loginPath, choose)
 	mux.Handle("POST /logout", a.auth.Logout())
 	mux.Handle("GET /logout", a.auth.Identify(http.HandlerFunc(logoutForm)))
+	mux.Handle("GET "+logoutReturnPath, a.auth.LogoutCallback())
 	mux.Handle("GET /me", a.auth.Require(http.HandlerFunc(me)))
 	mux.HandleFunc("GET /admin/whoami", a.whoami)
 	a.handler = sm.LoadAndSave(securityHeaders(withPages(mux)))
@@ -189,6 +190,10 @@ func providers(s settings, base string, d deps) (*istores.Provider, *multicart.P
 		e := d.Stand.Multicart()
 		mcfg.ClientID, mcfg.ClientSecret, mcfg.AuthURL, mcfg.TokenURL = e.Client.ID, e.Client.Secret, e.AuthURL, e.TokenURL
 		mcfg.Issuer, mcfg.JWKSURL = e.Issuer, e.JWKSURL
+		s.MulticartLogoutAtProvider = true // the stand-in publishes an end-session endpoint
+	}
+	if s.MulticartLogoutAtProvider {
+		mcfg.PostLogoutRedirectURL = base + logoutReturnPath
 	}
 	ist, err := istores.New(ic)
 	if err != nil {

@@ -21,6 +21,8 @@
 //	MULTICART_TOKEN_URL       default https://identity.multicartshop.com/api/connect/token
 //	MULTICART_ISSUER          expected ID-token issuer (default: discovery's, else any URL on the token URL's origin; see README)
 //	MULTICART_JWKS_URL        verify ID-token signatures with this key set (default: discovery's jwks_uri; see README)
+//	MULTICART_LOGOUT_AT_PROVIDER=1  log out of Multicart too (RP-initiated logout; register
+//	                          BASE_URL/logout/return there); always on with the stand-in
 //	REDIS_URL                 keep sessions in Redis (redis://127.0.0.1:6379/0) so instances share them
 //	DATABASE_URL              or in PostgreSQL (postgres://user:pass@host/db); the sessions table is created when missing
 //	SESSION_KEYS              seal sessions at rest: comma-separated base64 keys of 32 bytes, the current one first

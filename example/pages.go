@@ -97,6 +97,10 @@ func displayName(c *sso.Claims) string {
 	return ""
 }
 
+// logoutReturnPath is where a provider's end-session endpoint sends the
+// browser back after logging it out there too (Auth.LogoutCallback).
+const logoutReturnPath = "/logout/return"
+
 // loginPath is the page where customers choose how to log in: where
 // Require sends them (Config.LoginPath) and where logging out ends.
 const loginPath = "/login"

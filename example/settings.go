@@ -25,6 +25,11 @@ type settings struct {
 
 	MulticartServiceClientID, MulticartServiceClientSecret string
 
+	// MulticartLogoutAtProvider logs customers out of Multicart too
+	// (its end-session endpoint from discovery), returning to
+	// BASE_URL/logout/return, which must be registered there.
+	MulticartLogoutAtProvider bool
+
 	RedisURL    string
 	DatabaseURL string // PostgreSQL, when RedisURL is not set
 
@@ -53,6 +58,7 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 
 		MulticartServiceClientID:     getenv("MULTICART_SERVICE_CLIENT_ID"),
 		MulticartServiceClientSecret: getenv("MULTICART_SERVICE_CLIENT_SECRET"),
+		MulticartLogoutAtProvider:    getenv("MULTICART_LOGOUT_AT_PROVIDER") == "1",
 		RedisURL:                     getenv("REDIS_URL"),
 		DatabaseURL:                  getenv("DATABASE_URL"),
 	}

@@ -66,7 +66,7 @@ func TestDiscoveryDocument(t *testing.T) {
 			var md jwtverify.Metadata
 			require.NoError(t, json.Unmarshal([]byte(r.Body), &md))
 			assert.Equal(t, jwtverify.Metadata{
-				Issuer: ep.Issuer, AuthorizationEndpoint: ep.AuthURL, TokenEndpoint: ep.TokenURL, JWKSURI: ep.JWKSURL,
+				Issuer: ep.Issuer, AuthorizationEndpoint: ep.AuthURL, TokenEndpoint: ep.TokenURL, JWKSURI: ep.JWKSURL, EndSessionEndpoint: ep.EndSessionURL,
 				IDTokenSigningAlgValuesSupported: []string{"RS256"}, CodeChallengeMethodsSupported: []string{"S256"},
 			}, md)
 			_, claims := unverified(t, s.IssueIDToken(nil))

@@ -136,6 +136,9 @@ type Endpoints struct {
 	// ServiceClient is the client the client-credentials grant accepts
 	// (Multicart only): [Options.MulticartService], else Client.
 	ServiceClient Client
+	// EndSessionURL is the end-session endpoint (OpenID Connect
+	// RP-Initiated Logout 1.0 §2), Multicart only; discovery publishes it.
+	EndSessionURL string
 }
 
 // provider describes one of the two stand-ins: its routes and the names its
@@ -164,14 +167,15 @@ type Server struct {
 
 	istores, multicart *provider
 
-	mu                sync.Mutex
-	autoApprove       bool
-	failure           *Failure
-	codes             map[string]*grant
-	refreshTokens     map[string]*grant
-	tokenRequests     []TokenRequest
-	authorizeRequests []url.Values
-	redirectsFollowed int
+	mu                 sync.Mutex
+	autoApprove        bool
+	failure            *Failure
+	codes              map[string]*grant
+	refreshTokens      map[string]*grant
+	tokenRequests      []TokenRequest
+	authorizeRequests  []url.Values
+	redirectsFollowed  int
+	endSessionRequests []url.Values
 }
 
 // NewServer starts a stand-in on a loopback address with a fresh signing
@@ -247,6 +251,7 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc(p.prefix+"/redirected-token", s.redirectedToken(p))
 	}
 	mux.HandleFunc("GET "+s.multicart.prefix+"/.well-known/openid-configuration", s.discovery(s.multicart))
+	mux.HandleFunc(endSessionPath, s.endSession(s.multicart))
 	return mux
 }
 
@@ -277,6 +282,7 @@ func (s *Server) endpoints(p *provider) Endpoints {
 		BaseURL:       s.URL() + p.prefix,
 		Client:        p.client,
 		ServiceClient: p.service,
+		EndSessionURL: s.endSessionURL(p),
 	}
 }
 
@@ -288,6 +294,14 @@ func (s *Server) issuer(p *provider) string {
 		return s.opts.MulticartIssuer
 	}
 	return s.URL() + p.prefix
+}
+
+// endSessionURL is p's end-session endpoint, "" for Istores.
+func (s *Server) endSessionURL(p *provider) string {
+	if p != s.multicart {
+		return ""
+	}
+	return s.URL() + endSessionPath
 }
 
 // discovery serves p's OpenID Connect Discovery document (Discovery 1.0
@@ -305,6 +319,7 @@ func (s *Server) discovery(p *provider) http.HandlerFunc {
 			"authorization_endpoint":                ep.AuthURL,
 			"token_endpoint":                        ep.TokenURL,
 			"jwks_uri":                              ep.JWKSURL,
+			"end_session_endpoint":                  ep.EndSessionURL,
 			"response_types_supported":              []string{"code"},
 			"subject_types_supported":               []string{"public"},
 			"id_token_signing_alg_values_supported": []string{s.alg},

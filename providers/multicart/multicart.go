@@ -41,6 +41,7 @@ import (
 
 	sso "github.com/shopsso/sso"
 	"github.com/shopsso/sso/internal/query"
+	"github.com/shopsso/sso/internal/secureurl"
 	"github.com/shopsso/sso/verify"
 )
 
@@ -128,6 +129,17 @@ type Config struct {
 	// IDTokenAlgorithms allowed. Zero: [verify.DefaultAlgorithms] (every
 	// asymmetric algorithm; a key only verifies the algorithm of its type).
 	IDTokenAlgorithms []string
+	// PostLogoutRedirectURL, when set, turns on logout at Multicart too
+	// (OpenID Connect RP-Initiated Logout 1.0): [sso.Auth.Logout] sends
+	// the browser to the end-session endpoint, which sends it back here.
+	// It is the absolute URL at which the app mounts
+	// [sso.Auth.LogoutCallback], registered with the provider as a
+	// post-logout redirect URI. Zero: logout is local only (the
+	// customer's session at Multicart stays).
+	PostLogoutRedirectURL string
+	// EndSessionURL is the end-session endpoint. Zero: discovery's
+	// end_session_endpoint; without one, logout stays local.
+	EndSessionURL string
 	// HTTPClient makes token, JWKS and discovery calls, made safe by
 	// [sso.TokenHTTPClient]. Zero: http.DefaultClient's settings.
 	HTTPClient *http.Client
@@ -136,8 +148,8 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Provider implements [sso.Provider], [sso.Refresher] and
-// [sso.IDTokenVerifier] for Multicart.
+// Provider implements [sso.Provider], [sso.Refresher],
+// [sso.IDTokenVerifier] and [sso.EndSessioner] for Multicart.
 type Provider struct {
 	cfg       Config
 	oauth     oauth2.Config // no secret: a public client
@@ -179,6 +191,16 @@ func New(cfg Config) (*Provider, error) {
 	for _, u := range []string{cfg.AuthURL, cfg.TokenURL} {
 		if pu, err := url.Parse(u); err != nil || !pu.IsAbs() {
 			return nil, errors.New("multicart: AuthURL and TokenURL must be absolute URLs")
+		}
+	}
+	if cfg.PostLogoutRedirectURL != "" {
+		if u, err := url.Parse(cfg.PostLogoutRedirectURL); err != nil || !u.IsAbs() {
+			return nil, errors.New("multicart: PostLogoutRedirectURL must be an absolute URL")
+		}
+	}
+	if cfg.EndSessionURL != "" {
+		if err := secureurl.Check(cfg.EndSessionURL, cfg.InsecureAllowHTTP); err != nil {
+			return nil, fmt.Errorf("multicart: EndSessionURL: %w", err)
 		}
 	}
 	if len(cfg.Scopes) == 0 {
@@ -313,6 +335,36 @@ func (p *Provider) Metadata(ctx context.Context) (*verify.Metadata, error) {
 		return nil, fmt.Errorf("multicart: %w: discovery is switched off", verify.ErrNoDiscovery)
 	}
 	return p.discovery.Metadata(ctx)
+}
+
+// EndSession implements [sso.EndSessioner]: with
+// [Config.PostLogoutRedirectURL] set, the end-session endpoint
+// ([Config.EndSessionURL], else discovery's end_session_endpoint). It
+// returns nil, and logout stays local, without PostLogoutRedirectURL or
+// without an endpoint (no discovery document, or one that publishes
+// none); an error when the discovery document cannot be fetched.
+func (p *Provider) EndSession(ctx context.Context) (*sso.EndSession, error) {
+	if p.cfg.PostLogoutRedirectURL == "" {
+		return nil, nil
+	}
+	ep := p.cfg.EndSessionURL
+	if ep == "" {
+		md, err := p.Metadata(ctx)
+		switch {
+		case errors.Is(err, verify.ErrNoDiscovery):
+			return nil, nil
+		case err != nil:
+			return nil, err
+		}
+		ep = md.EndSessionEndpoint
+		if ep == "" {
+			return nil, nil
+		}
+		if err := secureurl.Check(ep, p.cfg.InsecureAllowHTTP); err != nil {
+			return nil, fmt.Errorf("multicart: end_session_endpoint: %w", err)
+		}
+	}
+	return &sso.EndSession{Endpoint: ep, ClientID: p.cfg.ClientID, PostLogoutRedirectURI: p.cfg.PostLogoutRedirectURL}, nil
 }
 
 // ServiceTokenSource returns the Admin API's service token source: the
