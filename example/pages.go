@@ -27,6 +27,7 @@ a.button,button{display:block;width:100%;padding:.75rem 1.25rem;border-radius:8p
 a.primary,button.primary{background:var(--accent);border-color:var(--accent);color:var(--accent-text)}
 a.button:focus-visible,button:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .small{font-size:.9rem}
+main>:last-child{margin-bottom:0}
 </style>`
 
 // layout is the layout every page of the example uses.
