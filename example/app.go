@@ -185,6 +185,8 @@ func providers(s settings, base string, d deps) (*istores.Provider, *multicart.P
 
 		ServiceClientID:     s.MulticartServiceClientID,
 		ServiceClientSecret: s.MulticartServiceClientSecret,
+
+		AuthParams: s.MulticartAuthParams,
 	}
 	if mcfg.ClientID == "" {
 		e := d.Stand.Multicart()

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -286,11 +287,12 @@ func interopEnv(base string, op *interopProvider) map[string]string {
 	}
 }
 
-// interop is the example app running against one oidc-provider.
+// interop is the example app running against one oidc-provider: one
+// instance, or several sharing a Redis behind a load balancer.
 type interop struct {
 	t     *testing.T
 	op    *interopProvider
-	app   *app
+	apps  []*app
 	srv   *httptest.Server
 	logs  *logSink
 	clock *sharedClock // the app's clock; the provider's is the real one
@@ -301,6 +303,10 @@ type interop struct {
 type interopSetup struct {
 	op  opConfig
 	env func(base string, op *interopProvider, env map[string]string) // edits the example's environment
+	// instances of the example, sharing a private Redis (REDIS_URL) when
+	// more than one; requests alternate between them unless pinned with
+	// instanceHeader ("a", "b", ...). Zero: one, with memory sessions.
+	instances int
 }
 
 // newInterop starts a provider and an instance of the example configured
@@ -319,6 +325,9 @@ func newInterop(t *testing.T, setup interopSetup) *interop {
 	if setup.env != nil {
 		setup.env(base, it.op, it.env)
 	}
+	if setup.instances > 1 {
+		it.env["REDIS_URL"] = startRedisServer(t, false).url
+	}
 	s, err := settingsFromEnv(func(k string) string { return it.env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -327,12 +336,27 @@ func newInterop(t *testing.T, setup interopSetup) *interop {
 		t.Fatal("the interop example must not use the stand-in")
 	}
 	logger := slog.New(slog.NewTextHandler(it.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	it.app, err = newApp(s, base, logger, deps{Now: it.clock.Now})
-	if err != nil {
-		t.Fatalf("newApp: %v", err)
+	for i := range max(setup.instances, 1) {
+		a, err := newApp(s, base, logger.With("instance", string(rune('a'+i))), deps{Now: it.clock.Now})
+		if err != nil {
+			t.Fatalf("newApp: %v", err)
+		}
+		t.Cleanup(a.close)
+		it.apps = append(it.apps, a)
 	}
-	t.Cleanup(it.app.close)
-	it.srv.Config.Handler = it.app.handler
+	if len(it.apps) == 1 {
+		it.srv.Config.Handler = it.apps[0].handler
+	} else {
+		var next atomic.Uint64
+		it.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			i := int(next.Add(1) % uint64(len(it.apps)))
+			if pin := r.Header.Get(instanceHeader); pin != "" {
+				i = int(pin[0] - 'a')
+			}
+			w.Header().Set(servedByHeader, string(rune('a'+i)))
+			it.apps[i].handler.ServeHTTP(w, r)
+		})
+	}
 	it.srv.Start()
 	t.Cleanup(it.srv.Close)
 	t.Cleanup(func() {
@@ -458,3 +482,24 @@ func (it *interop) me(c *http.Client) (int, meResponse) {
 	}
 	return p.status, me
 }
+
+// withConsent makes the example ask Multicart with prompt=consent, which a
+// standard provider needs before it grants offline_access (OIDC Core §11).
+func withConsent(_ string, _ *interopProvider, env map[string]string) {
+	env["MULTICART_AUTH_PARAMS"] = "prompt=consent"
+}
+
+// eventually polls cond until it holds or 15 s have passed.
+func (it *interop) eventually(cond func() bool, what string) {
+	it.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for pause := 5 * time.Millisecond; !cond(); pause = min(pause*2, 100*time.Millisecond) {
+		if time.Now().After(deadline) {
+			it.t.Fatalf("gave up waiting: %s", what)
+		}
+		time.Sleep(pause)
+	}
+}
+
+// jti is the ID of the access token an answer of /me was made with.
+func jti(me meResponse) string { s, _ := me.Claims["jti"].(string); return s }

@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -180,4 +182,134 @@ func TestInteropLogout(t *testing.T) {
 // refusals counts the log records at level WARN or ERROR.
 func refusals(logs string) int {
 	return strings.Count(logs, "level=WARN ") + strings.Count(logs, "level=ERROR ")
+}
+
+// TestInteropAdminServiceToken: /admin/whoami gets the Admin API token
+// through the separate confidential client (a standard provider registers
+// one authentication method per client, so the public login client cannot
+// use client credentials), once, then from its cache.
+func TestInteropAdminServiceToken(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		env        map[string]string
+		wantStatus int
+		calls      int
+	}{
+		{name: "service client", env: map[string]string{
+			"MULTICART_SERVICE_CLIENT_ID": opServiceClient, "MULTICART_SERVICE_CLIENT_SECRET": opServiceSecret,
+		}, wantStatus: http.StatusOK, calls: 1},
+		{name: "login client refused", env: map[string]string{
+			"MULTICART_CLIENT_SECRET": "the public client has none",
+		}, wantStatus: http.StatusBadGateway},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			it := newInterop(t, interopSetup{env: func(_ string, _ *interopProvider, env map[string]string) {
+				for k, v := range tc.env {
+					env[k] = v
+				}
+			}})
+			for range 3 {
+				p := it.get(http.DefaultClient, it.srv.URL+"/admin/whoami", true)
+				require.Equal(t, tc.wantStatus, p.status, p.body)
+				assert.NotContains(t, p.body, "eyJ", "never the token")
+				if tc.wantStatus != http.StatusOK {
+					continue
+				}
+				var v map[string]string
+				require.NoError(t, json.Unmarshal([]byte(p.body), &v))
+				assert.Equal(t, opServiceClient, v["subject"], "the token's subject is the service client")
+				assert.NotEmpty(t, v["expires_at"])
+			}
+			assert.Equal(t, tc.calls, it.op.stats(t).Grants["client_credentials"], "cached after the first call")
+		})
+	}
+}
+
+// TestInteropRefreshRotation: a Multicart login is refreshed over two
+// expiries — the first inside the refresh margin while the token is still
+// valid, the second past the expiry — with exactly one refresh call each
+// although many requests arrive at once, the refresh token rotated every
+// time, and the provider's reuse detection never triggered.
+func TestInteropRefreshRotation(t *testing.T) {
+	t.Parallel()
+	it := newInterop(t, interopSetup{op: opConfig{AccessTokenTTL: 60}, env: withConsent})
+	c, me := it.login("multicart")
+	require.Contains(t, me.Scopes, "multicart.api")
+	first := jti(me)
+	require.NotEmpty(t, first)
+
+	steps := []struct {
+		name    string
+		advance time.Duration // the app's clock; the token lives 60 s
+	}{
+		{name: "inside the margin", advance: 45 * time.Second},
+		{name: "past the expiry", advance: 61 * time.Second},
+	}
+	prev := first
+	for i, step := range steps {
+		it.clock.Advance(step.advance)
+		var wg sync.WaitGroup
+		statuses := make([]int, 8)
+		for j := range statuses {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[j], _ = it.me(c)
+			}()
+		}
+		wg.Wait()
+		for j, s := range statuses {
+			assert.Equal(t, http.StatusOK, s, "%s: request %d", step.name, j)
+		}
+		var now meResponse
+		it.eventually(func() bool {
+			var status int
+			status, now = it.me(c)
+			return status == http.StatusOK && jti(now) != prev
+		}, step.name+": a new access token")
+		assert.Equal(t, opSubject, now.Subject)
+		assert.Equal(t, it.op.Issuer, now.IDClaims["iss"])
+		st := it.op.stats(t)
+		assert.Equal(t, i+1, st.Grants["refresh_token"], "%s: exactly one refresh call per expiry", step.name)
+		assert.Zero(t, st.Reuse, "%s: no refresh token used twice", step.name)
+		assert.Empty(t, st.Errors, "%s: the provider refused nothing", step.name)
+		prev = jti(now)
+	}
+	assert.Equal(t, 1, it.op.stats(t).Grants["authorization_code"], "nobody logged in again")
+	assert.Zero(t, refusals(it.logs.String()), "nothing refused")
+}
+
+// TestInteropGrantRevoked: when the customer's grant is withdrawn at the
+// provider, the next refresh is refused: API clients get 401, and a
+// browser navigating to a page goes through a clean login again.
+func TestInteropGrantRevoked(t *testing.T) {
+	t.Parallel()
+	it := newInterop(t, interopSetup{op: opConfig{AccessTokenTTL: 60}, env: withConsent})
+	api, _ := it.login("multicart")
+	browser, before := it.login("multicart")
+	require.Equal(t, 2, it.op.revokeGrants(t))
+	it.clock.Advance(61 * time.Second)
+
+	status, _ := it.me(api)
+	assert.Equal(t, http.StatusUnauthorized, status, "API: the refresh was refused")
+	status, _ = it.me(api)
+	assert.Equal(t, http.StatusUnauthorized, status, "API: and stays logged out")
+
+	p := it.get(browser, it.srv.URL+"/me", false)
+	require.True(t, it.onProviderPage(p), "the browser is sent to the provider again: %s %d", p.url, p.status)
+	p = it.approveAll(browser, p)
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	assert.Equal(t, "/me", p.url.Path, "back where it was going")
+	var after meResponse
+	require.NoError(t, json.Unmarshal([]byte(p.body), &after))
+	assert.Equal(t, opSubject, after.Subject)
+	assert.NotEqual(t, jti(before), jti(after))
+
+	st := it.op.stats(t)
+	assert.Equal(t, 3, st.Grants["authorization_code"], "two logins and the re-login")
+	assert.Equal(t, 2, st.Errors["refresh_token:invalid_grant"], "one refused refresh per session")
+	assert.Zero(t, st.Reuse)
 }

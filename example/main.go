@@ -17,6 +17,9 @@
 //	MULTICART_CLIENT_SECRET   for the Admin API's client-credentials token
 //	MULTICART_SERVICE_CLIENT_ID      a separate confidential client for that token (default: MULTICART_CLIENT_ID)
 //	MULTICART_SERVICE_CLIENT_SECRET  its secret (default: MULTICART_CLIENT_SECRET)
+//	MULTICART_AUTH_PARAMS     extra authorize parameters as a query string, e.g. prompt=consent
+//	                          (a standard OpenID provider grants offline_access, so a refresh
+//	                          token, only with it: OIDC Core §11)
 //	MULTICART_AUTH_URL        default https://identity.multicartshop.com/
 //	MULTICART_TOKEN_URL       default https://identity.multicartshop.com/api/connect/token
 //	MULTICART_ISSUER          expected ID-token issuer (default: discovery's, else any URL on the token URL's origin; see README)

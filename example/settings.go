@@ -24,6 +24,7 @@ type settings struct {
 	MulticartIssuer, MulticartJWKSURL        string
 
 	MulticartServiceClientID, MulticartServiceClientSecret string
+	MulticartAuthParams                                    url.Values // extra authorize parameters
 
 	// MulticartLogoutAtProvider logs customers out of Multicart too
 	// (its end-session endpoint from discovery), returning to
@@ -69,6 +70,13 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 			return s, err
 		}
 		s.SessionKeys = keys
+	}
+	if v := getenv("MULTICART_AUTH_PARAMS"); v != "" {
+		q, err := url.ParseQuery(v)
+		if err != nil {
+			return s, errors.New("MULTICART_AUTH_PARAMS must be a query string, such as prompt=consent")
+		}
+		s.MulticartAuthParams = q
 	}
 	if s.Addr == "" {
 		s.Addr = "127.0.0.1:8080"

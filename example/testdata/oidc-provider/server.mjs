@@ -181,8 +181,9 @@ server.listen(0, '127.0.0.1', () => {
   provider.on('grant.error', (ctx, err) => {
     const key = `${ctx.oidc.params?.grant_type}:${err.error}`;
     counters.errors[key] = (counters.errors[key] || 0) + 1;
-    if (err.error_description === 'refresh token already used') counters.reuse += 1;
-    process.stderr.write(`interop provider: token endpoint refused ${key}: ${err.error_description}\n`);
+    const detail = err.error_detail || err.error_description;
+    if (detail === 'refresh token already used') counters.reuse += 1;
+    process.stderr.write(`interop provider: token endpoint refused ${key}: ${detail}\n`);
   });
   provider.on('server_error', (_ctx, err) => {
     process.stderr.write(`interop provider: server error: ${err.stack || err}\n`);
