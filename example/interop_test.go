@@ -5,10 +5,12 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -282,9 +284,13 @@ func TestInteropRefreshRotation(t *testing.T) {
 	assert.Zero(t, refusals(it.logs.String()), "nothing refused")
 }
 
+// chooseMulticart finds the Multicart button of the example's login page.
+var chooseMulticart = regexp.MustCompile(`id="choose-multicart" href="([^"]+)"`)
+
 // TestInteropGrantRevoked: when the customer's grant is withdrawn at the
 // provider, the next refresh is refused: API clients get 401, and a
-// browser navigating to a page goes through a clean login again.
+// browser navigating to a page is asked to log in again and comes back to
+// that page.
 func TestInteropGrantRevoked(t *testing.T) {
 	t.Parallel()
 	it := newInterop(t, interopSetup{op: opConfig{AccessTokenTTL: 60}, env: withConsent})
@@ -299,6 +305,10 @@ func TestInteropGrantRevoked(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, status, "API: and stays logged out")
 
 	p := it.get(browser, it.srv.URL+"/me", false)
+	require.Equal(t, "/login", p.url.Path, "the browser is asked to log in again")
+	m := chooseMulticart.FindStringSubmatch(p.body)
+	require.NotNil(t, m, "the login page offers Multicart:\n%s", p.body)
+	p = it.get(browser, it.srv.URL+html.UnescapeString(m[1]), false)
 	require.True(t, it.onProviderPage(p), "the browser is sent to the provider again: %s %d", p.url, p.status)
 	p = it.approveAll(browser, p)
 	require.Equal(t, http.StatusOK, p.status, p.body)
