@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,19 +186,24 @@ func (s *logSink) String() string {
 	return s.b.String()
 }
 
-// instanceHeader tells the test load balancer which instance ("a" or "b")
-// must serve a request; without it the balancer alternates.
+// instanceHeader tells the test load balancer which instance ("a", "b",
+// "c") must serve a request; without it the balancer takes them in turn.
 const instanceHeader = "X-Test-Instance"
 
 // servedByHeader is set by the balancer on every response: the instance
 // that served it.
 const servedByHeader = "X-Test-Served-By"
 
+// instanceNames are the instances of a cluster of two, the usual size.
 var instanceNames = [2]string{"a", "b"}
 
-// redisCluster is two instances of the example sharing one Redis, one
-// stand-in and one fake clock, behind a test load balancer at one public
-// URL (as behind a real one, both instances use that URL as their base).
+// clusterNames names the instances of a cluster, in order.
+var clusterNames = []string{"a", "b", "c"}
+
+// redisCluster is instances of the example (two unless said otherwise)
+// sharing one session store (Redis, or PostgreSQL), one stand-in and one
+// fake clock, behind a test load balancer at one public URL (as behind a
+// real one, every instance uses that URL as its base).
 type redisCluster struct {
 	t           *testing.T
 	redis       *redisServer // nil on PostgreSQL
@@ -206,8 +212,9 @@ type redisCluster struct {
 	clock       *sharedClock
 	stand       *ssotest.Server
 	logs        *logSink
-	inst        [2]*app
-	served      [2]atomic.Int64
+	names       []string
+	inst        []*app
+	served      []atomic.Int64
 	next        atomic.Uint64
 	lb          *httptest.Server
 	tr          *http.Transport
@@ -241,19 +248,26 @@ func newPostgresCluster(t *testing.T) *redisCluster {
 	return newCluster(t, settings{DatabaseURL: testenv.StartPostgres(t).NewDatabase(t)}, nil)
 }
 
-// newCluster starts the instances with the store settings of store (a
+// newCluster starts two instances with the store settings of store (a
 // redisCluster, whichever the store), each adjusted by configure when it is
 // not nil.
 func newCluster(t *testing.T, store settings, configure func(instance int, s *settings)) *redisCluster {
 	t.Helper()
-	c := &redisCluster{t: t, redisURL: store.RedisURL, databaseURL: store.DatabaseURL, clock: newSharedClock(), logs: &logSink{}}
+	return newClusterOf(t, len(instanceNames), store, configure)
+}
+
+// newClusterOf is newCluster with n instances (at most len(clusterNames)).
+func newClusterOf(t *testing.T, n int, store settings, configure func(instance int, s *settings)) *redisCluster {
+	t.Helper()
+	c := &redisCluster{t: t, redisURL: store.RedisURL, databaseURL: store.DatabaseURL, clock: newSharedClock(), logs: &logSink{},
+		names: clusterNames[:n], inst: make([]*app, n), served: make([]atomic.Int64, n)}
 	c.stand = ssotest.NewServer(ssotest.Options{AutoApprove: true, Now: c.clock.Now})
 	t.Cleanup(c.stand.Close)
 
 	c.lb = httptest.NewUnstartedServer(http.HandlerFunc(c.route))
 	base := "http://" + c.lb.Listener.Addr().String()
 	logger := slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	for i, name := range instanceNames {
+	for i, name := range c.names {
 		s := store
 		if configure != nil {
 			configure(i, &s)
@@ -279,22 +293,17 @@ func newCluster(t *testing.T, store settings, configure func(instance int, s *se
 }
 
 // route is the load balancer: it sends the request to the instance the
-// test asked for, or else alternately to A and B.
+// test asked for, or else to each instance in turn.
 func (c *redisCluster) route(w http.ResponseWriter, r *http.Request) {
-	var i int
-	switch r.Header.Get(instanceHeader) {
-	case "a":
-		i = 0
-	case "b":
-		i = 1
-	case "":
-		i = int(c.next.Add(1) % 2)
-	default:
-		http.Error(w, "bad "+instanceHeader, http.StatusBadRequest)
-		return
+	i := int(c.next.Add(1) % uint64(len(c.names)))
+	if want := r.Header.Get(instanceHeader); want != "" {
+		if i = slices.Index(c.names, want); i < 0 {
+			http.Error(w, "bad "+instanceHeader, http.StatusBadRequest)
+			return
+		}
 	}
 	c.served[i].Add(1)
-	w.Header().Set(servedByHeader, instanceNames[i])
+	w.Header().Set(servedByHeader, c.names[i])
 	c.inst[i].handler.ServeHTTP(w, r)
 }
 
