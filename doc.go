@@ -17,9 +17,10 @@
 // session, so each must run inside the session manager's LoadAndSave:
 // wrap the whole router once (sm.LoadAndSave(mux)) and use [Auth.Require]
 // on the routes that need a login. Require panics (through scs) when there
-// is no session in the request context. Handlers that stream (flush before
-// their first write) need [KeepCookieOnFlush] just inside LoadAndSave, or
-// the session cookie may not reach the browser.
+// is no session in the request context. Handlers that stream (flush
+// before their first write) need
+// [github.com/shopsso/sso/scsflush.KeepCookie] just inside LoadAndSave,
+// or the session cookie may not reach the browser.
 //
 // # Security defaults
 //

@@ -17,10 +17,11 @@ import (
 	sso "github.com/shopsso/sso"
 	"github.com/shopsso/sso/providers/istores"
 	"github.com/shopsso/sso/providers/multicart"
+	"github.com/shopsso/sso/scsflush"
 )
 
 // New returns the app's handler: the chi router wrapped in sm.LoadAndSave
-// (and [sso.KeepCookieOnFlush], so streaming handlers keep the session cookie).
+// (and [scsflush.KeepCookie], so streaming handlers keep the session cookie).
 func New(auth *sso.Auth, sm *scs.SessionManager) http.Handler {
 	return newHandler(auth, sm, nil)
 }
@@ -50,7 +51,7 @@ func newHandler(auth *sso.Auth, sm *scs.SessionManager, more func(chi.Router)) h
 			more(r)
 		}
 	})
-	return sm.LoadAndSave(sso.KeepCookieOnFlush(r))
+	return sm.LoadAndSave(scsflush.KeepCookie(r))
 }
 
 // account is the body of /account/me and /account/visits.

@@ -23,10 +23,11 @@ import (
 	sso "github.com/shopsso/sso"
 	"github.com/shopsso/sso/providers/istores"
 	"github.com/shopsso/sso/providers/multicart"
+	"github.com/shopsso/sso/scsflush"
 )
 
 // New returns the app's handler: the Echo instance wrapped in sm.LoadAndSave,
-// and in [sso.KeepCookieOnFlush] so that a streaming handler that flushes before
+// and in [scsflush.KeepCookie] so that a streaming handler that flushes before
 // writing (http.NewResponseController(c.Response()).Flush()) still sends
 // the session cookie.
 func New(auth *sso.Auth, sm *scs.SessionManager) http.Handler {
@@ -36,7 +37,7 @@ func New(auth *sso.Auth, sm *scs.SessionManager) http.Handler {
 // newHandler is New; more, if not nil, adds routes to the protected group
 // (tests add probes there).
 func newHandler(auth *sso.Auth, sm *scs.SessionManager, more func(*echo.Group)) http.Handler {
-	return sm.LoadAndSave(sso.KeepCookieOnFlush(newEcho(auth, sm, more)))
+	return sm.LoadAndSave(scsflush.KeepCookie(newEcho(auth, sm, more)))
 }
 
 // newEcho returns the Echo instance of newHandler, without the session

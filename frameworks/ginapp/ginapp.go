@@ -26,7 +26,7 @@ import (
 )
 
 // New returns the app's handler: the Gin engine wrapped in sm.LoadAndSave.
-// (Gin needs no sso.KeepCookieOnFlush: c.Writer.Flush writes the header, and with it
+// (Gin needs no scsflush.KeepCookie: c.Writer.Flush writes the header, and with it
 // the session cookie, through scs before it flushes.)
 func New(auth *sso.Auth, sm *scs.SessionManager) http.Handler {
 	return newHandler(auth, sm, nil)

@@ -24,7 +24,7 @@
 //	r.GET("/auth/istores/login", gin.WrapH(auth.Login("istores")))
 //	account := r.Group("/account", ginsso.Middleware(auth.Require))
 //	account.GET("/me", me) // sso.ClaimsFromContext(c.Request.Context())
-//	http.ListenAndServe(addr, sm.LoadAndSave(sso.KeepCookieOnFlush(r)))
+//	http.ListenAndServe(addr, sm.LoadAndSave(r)) // Gin needs no scsflush.KeepCookie
 package ginsso
 
 import (

@@ -1,8 +1,12 @@
-package sso
+// Package scsflush keeps the session cookie of scs
+// ([github.com/alexedwards/scs/v2]) on responses that are flushed before
+// their first write. It knows nothing of logins; it fixes how scs's
+// LoadAndSave and flushing handlers (event streams, Echo) meet.
+package scsflush
 
 import "net/http"
 
-// KeepCookieOnFlush returns a handler that calls next with a ResponseWriter whose Flush
+// KeepCookie returns a handler that calls next with a ResponseWriter whose Flush
 // (and FlushError, which [http.NewResponseController] uses) first writes the
 // header, with status 200, through the writer it is given when nothing has
 // been written yet, so the session cookie that scs adds on WriteHeader goes
@@ -19,10 +23,10 @@ import "net/http"
 // new ID: a new session, or the one a login has just renewed, is lost.
 // (Gin's c.Writer.Flush writes the header first and is not affected.)
 //
-// It must run inside LoadAndSave: sm.LoadAndSave(sso.KeepCookieOnFlush(mux)).
+// It must run inside LoadAndSave: sm.LoadAndSave(scsflush.KeepCookie(mux)).
 // Outside it there is no session writer to write through, and it changes
 // nothing. Apps that never flush before their first write do not need it.
-func KeepCookieOnFlush(next http.Handler) http.Handler {
+func KeepCookie(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(&flushWriter{ResponseWriter: w}, r)
 	})

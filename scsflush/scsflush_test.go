@@ -1,4 +1,4 @@
-package sso_test
+package scsflush_test
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	sso "github.com/shopsso/sso"
+	"github.com/shopsso/sso/scsflush"
 )
 
 var errNotFlusher = errors.New("the ResponseWriter is not an http.Flusher")
@@ -87,7 +87,7 @@ func TestStreamingAfterSessionChange(t *testing.T) {
 			})
 			var h http.Handler = mux
 			if tt.wrap {
-				h = sso.KeepCookieOnFlush(h)
+				h = scsflush.KeepCookie(h)
 			}
 			srv := httptest.NewServer(sm.LoadAndSave(h))
 			t.Cleanup(srv.Close)
@@ -153,7 +153,7 @@ func TestFlushWithoutFlusherUnderneath(t *testing.T) {
 	pw := &plainWriter{header: http.Header{}}
 	var err error
 	var unwrapped http.ResponseWriter
-	sso.KeepCookieOnFlush(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	scsflush.KeepCookie(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err = http.NewResponseController(w).Flush()
 		unwrapped = w.(interface{ Unwrap() http.ResponseWriter }).Unwrap()
 	})).ServeHTTP(pw, httptest.NewRequest(http.MethodGet, "/", nil))
@@ -177,7 +177,7 @@ func TestFlushWritesTheHeaderOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fw := &flushWriter{plainWriter: plainWriter{header: http.Header{}}}
-			sso.KeepCookieOnFlush(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			scsflush.KeepCookie(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				tt.before(w)
 				w.(http.Flusher).Flush()
 				w.(http.Flusher).Flush()
