@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
-	"golang.org/x/sync/singleflight"
 )
 
 // Defaults for [Config] fields left at their zero value.
@@ -132,6 +131,11 @@ type Config struct {
 	// and a provider that detects reuse revokes the whole grant.
 	Locker Locker
 
+	// MaxRefreshes bounds the provider refresh calls this Auth makes at
+	// once; further refreshes queue (they are not refused) until a call
+	// ends. Zero: [DefaultMaxRefreshes].
+	MaxRefreshes int
+
 	// InsecureCookie allows a session cookie without the Secure attribute,
 	// for development over plain http on loopback.
 	InsecureCookie bool
@@ -159,7 +163,8 @@ type Auth struct {
 	defaultP  Provider            // where Require sends browsers without LoginPath
 	challenge string              // the WWW-Authenticate value of a 401
 
-	refresh singleflight.Group
+	flights flights
+	slots   chan struct{} // one per provider refresh call under way
 	rotated rotatedTokens
 }
 
@@ -240,6 +245,10 @@ func New(cfg Config) (*Auth, error) {
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = DefaultStoreTimeout
 	}
+	if cfg.MaxRefreshes <= 0 {
+		cfg.MaxRefreshes = DefaultMaxRefreshes
+	}
+	a.slots = make(chan struct{}, cfg.MaxRefreshes)
 	a.cfg = cfg
 	sm.Store = newStoreGuard(sm, cfg.StoreTimeout, cfg.Locker, cfg.Logger, cfg.Now)
 	sm.ErrorFunc = a.sessionErrorFunc(sm.ErrorFunc)

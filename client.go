@@ -49,7 +49,7 @@ type customerSource struct {
 }
 
 func (s customerSource) Token() (*oauth2.Token, error) {
-	l, err := s.a.currentLogin(s.ctx)
+	l, _, err := s.a.safeCurrentLogin(s.ctx)
 	if err != nil {
 		return nil, err
 	}

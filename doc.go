@@ -22,6 +22,36 @@
 // [github.com/shopsso/sso/scsflush.KeepCookie] just inside LoadAndSave,
 // or the session cookie may not reach the browser.
 //
+// # Refresh
+//
+// For a login whose access token is due (within [Config.RefreshMargin] of
+// its expiry), [Auth.Require] may call the provider, may wait, and may end
+// the login — nothing else:
+//
+//   - it calls the provider's token endpoint at most once per token
+//     lifetime across every app instance sharing the session store and the
+//     [Config.Locker]: under the session's lock it re-reads the session,
+//     reuses a token set another request or instance stored, and only
+//     otherwise spends the refresh token and stores the result at once;
+//   - it waits only when the access token has expired; a still-valid token
+//     is served at once while one shared refresh runs in the background;
+//   - when the provider refuses the refresh it removes the login (the
+//     customer logs in again); when the session was logged out meanwhile
+//     it drops the request's copy of it, so saving it cannot bring the
+//     login back;
+//   - when the provider, the store or the lock cannot be reached, a valid
+//     token is still served, an expired one is answered 502 (provider) or
+//     503 with Retry-After (store, lock), and the session's refreshes back
+//     off (1 s, doubling to 1 min) instead of calling the provider on
+//     every request.
+//
+// A lock holder that dies is outlived by its lease; the next instance
+// re-reads the session and uses a result the dead holder stored. Without
+// the lock (its store unreachable) the provider is never called. A panic
+// in a hook, the store, the codec or the provider during a refresh fails
+// the requests that waited on it ([ErrInternal], 500, logged once with its
+// stack); the process keeps serving.
+//
 // # Security defaults
 //
 // The zero value of every [Config] field is the strict setting; opt-outs

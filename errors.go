@@ -60,6 +60,10 @@ var (
 	ErrSessionEnded = errors.New("sso: session ended")
 	// ErrMethod: the handler does not accept the request's method.
 	ErrMethod = errors.New("sso: method not allowed")
+	// ErrInternal: a hook, the store, the codec or a provider panicked
+	// while this package handled the request; the panic was recovered and
+	// logged with its stack, and only this request failed.
+	ErrInternal = errors.New("sso: internal error")
 	// ErrCrossSite: a state-changing request came from another site.
 	ErrCrossSite = errors.New("sso: cross-site request refused")
 )

@@ -117,6 +117,10 @@ func withSessions(f func(*scs.SessionManager)) harnessOption {
 	}
 }
 
+func withStand(f func(*ssotest.Options)) harnessOption {
+	return func(o *ssotest.Options, _ *sso.Config, _ *http.Client) { f(o) }
+}
+
 func withTokenTimeout(d time.Duration) harnessOption {
 	return func(_ *ssotest.Options, _ *sso.Config, hc *http.Client) { hc.Timeout = d }
 }
@@ -133,6 +137,11 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	hc := &http.Client{}
 	for _, o := range opts {
 		o(&so, &cfg, hc)
+	}
+	if cfg.Locker == nil {
+		// One lock store for every instance of the test, as instances
+		// behind a load balancer share one (see harness.second).
+		cfg.Locker = sso.NewLocalLocker()
 	}
 	h.stand = ssotest.NewServer(so)
 	t.Cleanup(h.stand.Close)
@@ -183,13 +192,18 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 
 // second starts another instance of the app sharing the first one's
 // session store and providers, as a second app server behind a load
-// balancer would. It uses the unwrapped providers.
-func (h *harness) second() *httptest.Server {
+// balancer would. It uses the unwrapped providers, and the first one's
+// Locker, as instances sharing a lock store do, unless a change of cfg says
+// otherwise.
+func (h *harness) second(changes ...func(*sso.Config)) *httptest.Server {
 	sm := scs.New()
 	sm.Store = h.sm.Store
 	cfg := h.cfg
 	cfg.Sessions = sm
 	cfg.Providers = []sso.Provider{h.ist, h.mc}
+	for _, change := range changes {
+		change(&cfg)
+	}
 	a, err := sso.New(cfg)
 	require.NoError(h.t, err)
 	srv := httptest.NewServer(h.routes(a, sm))

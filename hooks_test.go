@@ -125,7 +125,7 @@ func TestHooks(t *testing.T) {
 	// Multicart is accepted.
 	c = h.login(multicart.Name)
 	h.clock.Advance(59*time.Minute + 30*time.Second)
-	h.currentToken(c)
+	h.awaitToken(c, h.currentToken(c))
 	req, _ := http.NewRequest(http.MethodPost, h.app.URL+"/logout", nil)
 	resp, err := c.Do(req)
 	require.NoError(t, err)

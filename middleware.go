@@ -1,9 +1,12 @@
 package sso
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 )
 
@@ -12,23 +15,23 @@ import (
 // [ClaimsFromContext]). It must run inside the session manager's
 // LoadAndSave.
 //
-// A token that is about to expire is refreshed first when the provider
-// supports it ([Refresher]); concurrent requests of one session share one
-// refresh. A request without a valid login is not passed on: a browser
+// A token that is about to expire is refreshed when the provider supports
+// it ([Refresher]): once per lifetime across instances, waiting only when
+// it has expired (see "Refresh" in the package doc). A request without a valid login is not passed on: a browser
 // navigating to a page is redirected to log in (through the provider of a
 // login that has just ended, else [Config.DefaultProvider]) and comes back
 // to that page afterwards; any other request (API clients, XHR, non-GET) gets 401 with a
 // WWW-Authenticate challenge and a JSON body, never a redirect.
 func (a *Auth) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l, err := a.currentLogin(r.Context())
+		l, provider, err := a.safeCurrentLogin(r.Context())
 		switch {
 		case err == nil:
 			next.ServeHTTP(w, r.WithContext(withLogin(r.Context(), l)))
 		case errors.Is(err, ErrLoginRequired):
-			a.loginRequired(w, r, l.Provider)
+			a.loginRequired(w, r, provider)
 		default:
-			a.report(w, r, l.Provider, err)
+			a.report(w, r, provider, err)
 		}
 	})
 }
@@ -82,9 +85,24 @@ func (a *Auth) loginRequired(w http.ResponseWriter, r *http.Request, previous st
 // pages that show who is logged in without asking anyone to log in.
 func (a *Auth) Identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if l, err := a.currentLogin(r.Context()); err == nil {
+		if l, _, err := a.safeCurrentLogin(r.Context()); err == nil {
 			r = r.WithContext(withLogin(r.Context(), l))
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// safeCurrentLogin is [Auth.currentLogin] with a panic of the store or the
+// codec (removing or destroying a session) turned into this request's
+// failure ([ErrInternal], logged with its stack). Panics of the handler
+// Require guards are not caught: they are the application's.
+func (a *Auth) safeCurrentLogin(ctx context.Context) (l login, provider string, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fail(ErrInternal, "panic while reading the login", fmt.Errorf("%v", v))
+			a.logPanic(ctx, provider, err, debug.Stack())
+			l, err = login{}, logged{err}
+		}
+	}()
+	return a.currentLogin(ctx)
 }

@@ -2,87 +2,187 @@ package sso
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/shopsso/sso/sessioncodec"
 )
 
+// The refresh path. What [Auth.Require] (and [Auth.Client]) may do to a
+// session whose access token is due for renewal:
+//
+//   - call the provider's token endpoint: at most once per token lifetime
+//     across every app instance that shares the session store and the
+//     [Config.Locker] (a refresh token is never spent twice);
+//   - wait for that call, but only when the access token has already
+//     expired: a request whose token is still valid goes on at once with it
+//     while one shared refresh runs in the background;
+//   - remove the login from the session when the provider refuses the
+//     refresh ([ErrRefresh]: the customer logs in again), or drop the
+//     request's copy of a session that was logged out meanwhile, so that
+//     saving it cannot bring the login back.
+//
+// One refresh per session and instance runs at a time (a flight); every
+// request that needs it waits on the flight, each for as long as its own
+// context lasts, and no mutex is held over I/O. The flight runs these
+// steps inside Locker.Lock(session), each ending the refresh with one
+// outcome or handing a login to the next:
+//
+//	re-read the session → reuse a remembered successor → call the provider → verify → store
+//
+// Outcomes: fresh (a usable token set), gone (logged out meanwhile),
+// refused (the provider refused: log in again), unavailable (the provider,
+// the store or the lock could not be reached: try again later). A flight
+// logs its failure once, however many requests wait on it.
 const (
-	// refreshTimeout bounds one refresh, however many requests wait on it.
-	refreshTimeout = 15 * time.Second
-	// staleWait is how long a request whose token is still valid waits for
-	// a refresh before going on with the old token.
-	staleWait = 2 * time.Second
-	// newerWait is how long to look for a token set stored by another
-	// request or instance after the provider refused a refresh token.
-	newerWait = time.Second
+	// refreshTimeout bounds one refresh's work under the lock: the
+	// provider call, verification and storing the result.
+	refreshTimeout = 10 * time.Second
+	// lockLease is how long a refresh lock outlives a holder that died. It
+	// exceeds refreshTimeout, so a live holder always finishes or gives
+	// up before its lease passes and nobody else spends its refresh token.
+	lockLease = refreshTimeout + 5*time.Second
+	// lockWait bounds the wait for another holder of the lock. It exceeds
+	// lockLease, so a holder that died is outlived by its waiters.
+	lockWait = lockLease + 5*time.Second
 	// rotationMemory is how long, past its expiry, a used refresh token's
 	// successor is remembered (see rotatedTokens).
 	rotationMemory = 10 * time.Minute
+	// backoffMin and backoffMax bound the pause after a refresh found the
+	// provider or the store unavailable; it doubles with each failure.
+	backoffMin = time.Second
+	backoffMax = time.Minute
 )
 
-// errSessionGone marks a refresh that found the session, or its login,
-// gone from the store: the customer logged out meanwhile.
-var errSessionGone = errors.New("sso: session gone")
+// DefaultMaxRefreshes is the number of provider refresh calls one [Auth]
+// makes at once when [Config.MaxRefreshes] is zero; further refreshes
+// queue for a slot.
+const DefaultMaxRefreshes = 512
 
-// errNoNewer: no newer token set turned up after a refused refresh.
-var errNoNewer = errors.New("sso: no newer token set")
+// outcome is how a refresh ended.
+type outcome uint8
+
+const (
+	fresh       outcome = iota // a usable token set
+	gone                       // the session or its login is gone: logged out
+	refused                    // the provider refused: the customer logs in again
+	unavailable                // the provider, store or lock failed: try later
+)
+
+// result is a refresh's outcome, the token set when fresh, and the reason
+// otherwise (already logged by the flight).
+type result struct {
+	out outcome
+	l   login
+	err error
+}
+
+func freshResult(l login) *result { return &result{out: fresh, l: l} }
+
+// flight is one refresh of one session that every request of it waits on
+// (the inflight pattern of go-oidc's key set): done is closed when res is set.
+type flight struct {
+	done chan struct{}
+	res  *result
+}
+
+// flights are the refreshes running in this instance, by session, and
+// the sessions whose last refresh found something unavailable.
+type flights struct {
+	mu      sync.Mutex
+	running map[string]*flight
+	backoff map[string]pause
+}
+
+// pause holds back a session's refreshes after a failure.
+type pause struct {
+	until time.Time
+	next  time.Duration
+	err   error
+}
+
+// maxPaused bounds the backoff memory; a full one is emptied.
+const maxPaused = 10000
 
 // currentLogin returns the request session's login, refreshed if it is
-// about to expire. It returns an error wrapping [ErrLoginRequired] when
-// there is no usable login (and then removes a dead one from the session),
-// and another error only when the token has expired and could not be
-// refreshed for a reason that may pass (the provider is down).
-func (a *Auth) currentLogin(ctx context.Context) (login, error) {
+// due. provider names the provider of the session's login, also when the
+// login ended (a browser logs in again through it). err wraps
+// [ErrLoginRequired] when there is no usable login (a dead one is then
+// removed from the session), and is another error only when the token has
+// expired and could not be refreshed for a reason that may pass.
+func (a *Auth) currentLogin(ctx context.Context) (l login, provider string, err error) {
 	// A session the codec would store differently now (unsealed, or in
 	// an older format) is saved again at the end of this request.
 	a.cfg.Sessions.Remove(ctx, sessioncodec.RewriteKey)
 	l, ok := loadLogin(ctx, a.cfg.Sessions)
 	if !ok {
-		return login{}, ErrLoginRequired
+		return login{}, "", ErrLoginRequired
 	}
 	p, ok := a.providers[l.Provider]
 	if !ok {
 		a.cfg.Sessions.Remove(ctx, loginKey)
-		return login{}, ErrLoginRequired
+		return login{}, "", ErrLoginRequired
 	}
 	now := a.cfg.Now()
 	if !a.needsRefresh(&l, now) {
-		return l, nil
+		return l, l.Provider, nil
 	}
 	valid := l.Expiry.After(now)
 	rf, ok := p.(Refresher)
 	if !ok || l.RefreshToken == "" {
 		if valid {
-			return l, nil
+			return l, l.Provider, nil
 		}
 		a.cfg.Sessions.Remove(ctx, loginKey)
-		return l, ErrLoginRequired
+		return login{}, l.Provider, ErrLoginRequired
 	}
-	nl, err := a.refreshLogin(ctx, p, rf, l, valid)
-	switch {
-	case err == nil:
-		return nl, nil
-	case errors.Is(err, errSessionGone):
+	sessionToken := a.cfg.Sessions.Token(ctx)
+	if err, paused := a.paused(sessionToken, now); paused {
+		if valid {
+			return l, l.Provider, nil
+		}
+		return login{}, l.Provider, err
+	}
+	f := a.join(sessionToken, p, rf, l)
+	if valid {
+		return l, l.Provider, nil // never wait while the token works
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return login{}, l.Provider, fail(ErrProviderUnavailable, "request canceled", ctx.Err())
+	}
+	switch res := f.res; res.out {
+	case fresh:
+		nl := res.l
+		nl.Scopes = slices.Clone(nl.Scopes) // shared by every waiter
+		return nl, nl.Provider, nil
+	case gone:
 		// Logged out (on any instance) while this request ran: drop the
 		// request's copy of the session, so that saving it cannot bring
 		// the login back under the old session ID.
 		_ = a.cfg.Sessions.Destroy(ctx)
-		return l, ErrLoginRequired
-	case errors.Is(err, ErrRefresh):
-		a.logFailure(ctx, l.Provider, err)
+		return login{}, l.Provider, ErrLoginRequired
+	case refused:
 		a.cfg.Sessions.Remove(ctx, loginKey)
-		return l, ErrLoginRequired
-	case valid:
-		// The provider is down or slow: keep serving the old token.
-		a.logFailure(ctx, l.Provider, err)
-		return l, nil
+		return login{}, l.Provider, errors.Join(ErrLoginRequired, logged{res.err})
 	default:
-		return l, err
+		return login{}, l.Provider, logged{res.err}
 	}
 }
+
+// logged marks an error a flight has logged already: the request that
+// answers it does not log it again.
+type logged struct{ error }
+
+func (e logged) Unwrap() error { return e.error }
 
 // needsRefresh reports whether l expires within the refresh margin, which
 // is never more than half the token's lifetime.
@@ -94,104 +194,227 @@ func (a *Auth) needsRefresh(l *login, now time.Time) bool {
 	return !now.Before(l.Expiry.Add(-margin))
 }
 
-// refreshLogin renews l. All requests of one session that arrive while a
-// refresh is running share it (one provider call), which stores the result
-// in the session store itself. The result is not put into this request's
-// copy of the session: saving that copy at the end of the request could
-// bring back a session logged out in the meantime. When valid is true, the
-// request waits at most [staleWait] and then goes on with the old token
-// while the refresh finishes.
-func (a *Auth) refreshLogin(ctx context.Context, p Provider, rf Refresher, l login, valid bool) (login, error) {
-	sessionToken := a.cfg.Sessions.Token(ctx)
-	ch := a.refresh.DoChan(sessionToken, func() (any, error) {
-		rctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
-		defer cancel()
-		return a.doRefresh(rctx, p, rf, l, sessionToken)
-	})
-	var timeout <-chan time.Time
-	if valid {
-		t := time.NewTimer(staleWait)
-		defer t.Stop()
-		timeout = t.C
+// paused reports whether the session's refreshes are held back after a
+// failure, and that failure.
+func (a *Auth) paused(sessionToken string, now time.Time) (error, bool) {
+	a.flights.mu.Lock()
+	defer a.flights.mu.Unlock()
+	p, ok := a.flights.backoff[sessionToken]
+	if !ok || !now.Before(p.until) {
+		return nil, false
 	}
+	return logged{p.err}, true
+}
+
+// join returns the session's running flight, starting one if there is none.
+func (a *Auth) join(sessionToken string, p Provider, rf Refresher, stale login) *flight {
+	a.flights.mu.Lock()
+	defer a.flights.mu.Unlock()
+	if f, ok := a.flights.running[sessionToken]; ok {
+		return f
+	}
+	if a.flights.running == nil {
+		a.flights.running = make(map[string]*flight)
+	}
+	f := &flight{done: make(chan struct{})}
+	a.flights.running[sessionToken] = f
+	go a.fly(f, sessionToken, p, rf, stale)
+	return f
+}
+
+// fly runs one refresh and hands its result to every waiter. It starts from
+// a background context, not a request's: the refresh outlives the request
+// that started it, and scs's Load returns the session a context already
+// carries, so re-reading the store needs a context that carries none.
+func (a *Auth) fly(f *flight, sessionToken string, p Provider, rf Refresher, stale login) {
+	ctx := context.Background()
+	res := a.safeRefresh(ctx, sessionToken, p, rf, stale)
+	a.flights.mu.Lock()
+	delete(a.flights.running, sessionToken)
+	if res.out == unavailable {
+		if a.flights.backoff == nil || len(a.flights.backoff) >= maxPaused {
+			a.flights.backoff = make(map[string]pause)
+		}
+		next := max(backoffMin, min(2*a.flights.backoff[sessionToken].next, backoffMax))
+		a.flights.backoff[sessionToken] = pause{until: a.cfg.Now().Add(next), next: next, err: res.err}
+	} else {
+		delete(a.flights.backoff, sessionToken)
+	}
+	a.flights.mu.Unlock()
+	f.res = res
+	close(f.done)
+}
+
+// safeRefresh is refresh, with a panic in a hook, the store, the codec or
+// the provider turned into one failed refresh: a refresh runs on a
+// goroutine of its own, where a panic would end the process.
+func (a *Auth) safeRefresh(ctx context.Context, sessionToken string, p Provider, rf Refresher, stale login) (res *result) {
+	defer func() {
+		if v := recover(); v != nil {
+			err := fail(ErrInternal, "panic during refresh", fmt.Errorf("%v", v))
+			a.logPanic(ctx, p.Name(), err, debug.Stack())
+			res = &result{out: unavailable, err: err}
+		}
+	}()
+	res = a.refresh(ctx, sessionToken, p, rf, stale)
+	if res.err != nil && res.out != gone {
+		a.logFailure(ctx, p.Name(), res.err)
+	}
+	return res
+}
+
+// logPanic logs a recovered panic with its stack and tells OnError.
+func (a *Auth) logPanic(ctx context.Context, provider string, err error, stack []byte) {
+	a.cfg.Logger.LogAttrs(ctx, slog.LevelError, "sso: request refused",
+		slog.String("reason", err.Error()), slog.String("provider", provider), slog.String("stack", string(stack)))
+	if a.cfg.OnError != nil {
+		a.cfg.OnError(ctx, err)
+	}
+}
+
+// refreshLockKey names the lock of a session's refresh. The session token
+// is hashed: lock stores show their keys to whoever looks.
+func refreshLockKey(sessionToken string) string {
+	sum := sha256.Sum256([]byte(sessionToken))
+	return "shopsso/refresh/" + hex.EncodeToString(sum[:16])
+}
+
+// refresh renews the session's token set under the session's lock and
+// returns the outcome. If the lock cannot be had within lockWait (its store
+// is unreachable, or a holder is stuck), the session is re-read once: a
+// result another instance stored is used; otherwise the refresh is
+// unavailable and the provider is not called, since without the lock
+// another instance may be spending the same refresh token.
+func (a *Auth) refresh(ctx context.Context, sessionToken string, p Provider, rf Refresher, stale login) *result {
+	lctx, cancel := context.WithTimeout(ctx, lockWait)
+	unlock, err := a.cfg.Locker.Lock(lctx, refreshLockKey(sessionToken), lockLease)
+	cancel()
+	if err != nil {
+		if _, res := a.reread(ctx, sessionToken, stale); res != nil && res.out != unavailable {
+			return res
+		}
+		err = fail(ErrStoreUnavailable, "refresh lock unavailable", err)
+		// Not the session store's guard, which logs store failures: say it
+		// here, once per refresh (the session then backs off).
+		a.cfg.Logger.LogAttrs(ctx, slog.LevelError, "sso: request refused",
+			slog.String("reason", err.Error()), slog.String("provider", p.Name()))
+		return &result{out: unavailable, err: err}
+	}
+	defer unlock()
+	ctx, cancel = context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+
+	cur, res := a.reread(ctx, sessionToken, stale)
+	if res != nil {
+		return res
+	}
+	if cur, res = a.reuseSuccessor(ctx, sessionToken, cur); res != nil {
+		return res
+	}
+	nl, res := a.callProvider(ctx, sessionToken, p, rf, cur)
+	if res != nil {
+		return res
+	}
+	if err := a.checkRefreshedIDToken(ctx, p, &cur, &nl); err != nil {
+		return a.refuse(ctx, sessionToken, err)
+	}
+	return a.storeRefreshed(ctx, sessionToken, cur.RefreshToken, nl)
+}
+
+// reread is step one: the session as it is in the store now. It ends the
+// refresh when the session is gone, the store fails, or another request or
+// instance has stored a token set that is not due (fresh); else it hands
+// on the stored login.
+func (a *Auth) reread(ctx context.Context, sessionToken string, stale login) (login, *result) {
+	_, cur, res := a.load(ctx, sessionToken)
+	if res != nil {
+		return login{}, res
+	}
+	if cur.Provider != stale.Provider || cur.AccessToken != stale.AccessToken && !a.needsRefresh(&cur, a.cfg.Now()) {
+		return login{}, freshResult(cur)
+	}
+	return cur, nil
+}
+
+// load reads the session from the store, in a context of its own (see
+// [Auth.fly]). Its result is gone when the session or its login is gone,
+// unavailable when the store fails.
+func (a *Auth) load(ctx context.Context, sessionToken string) (context.Context, login, *result) {
+	sctx, err := a.cfg.Sessions.Load(ctx, sessionToken)
+	if err != nil {
+		return nil, login{}, &result{out: unavailable, err: fail(ErrSession, "loading session", err)}
+	}
+	if a.cfg.Sessions.Token(sctx) == "" {
+		return nil, login{}, &result{out: gone, err: errSessionGone}
+	}
+	l, ok := loadLogin(sctx, a.cfg.Sessions)
+	if !ok {
+		return nil, login{}, &result{out: gone, err: errSessionGone}
+	}
+	return sctx, l, nil
+}
+
+// errSessionGone is the reason of a gone result (not logged: a logout is
+// no failure).
+var errSessionGone = errors.New("sso: session gone")
+
+// reuseSuccessor is step two. A request that loaded the session before a
+// refresh and saved it afterwards (scs saves whole sessions) wrote the old
+// token set back; its refresh token is spent. If this instance remembers
+// the set that replaced it, the refresh continues from that set — stored
+// at once (fresh) when it is not due — and never spends the dead token.
+func (a *Auth) reuseSuccessor(ctx context.Context, sessionToken string, cur login) (login, *result) {
+	next, ok := a.rotated.successor(cur.RefreshToken, a.cfg.Now())
+	if !ok {
+		return cur, nil
+	}
+	if !a.needsRefresh(&next, a.cfg.Now()) {
+		return login{}, a.storeLogin(ctx, sessionToken, next)
+	}
+	return next, nil
+}
+
+// callProvider is step three: one call of the token endpoint, queued
+// behind at most [Config.MaxRefreshes] others of this instance. The
+// provider's refusal ends the refresh as refused — unless the session now
+// holds a newer token set (a holder whose lease ran out stored it), which
+// is then used.
+func (a *Auth) callProvider(ctx context.Context, sessionToken string, p Provider, rf Refresher, cur login) (login, *result) {
 	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return l, res.Err
-		}
-		nl := res.Val.(login)
-		nl.Scopes = slices.Clone(nl.Scopes) // shared by every waiter
-		return nl, nil
-	case <-timeout:
-		return l, fail(ErrProviderUnavailable, "refresh still running", nil)
+	case a.slots <- struct{}{}:
 	case <-ctx.Done():
-		return l, fail(ErrProviderUnavailable, "request canceled", ctx.Err())
+		return login{}, &result{out: unavailable, err: fail(ErrProviderUnavailable, "refresh queue", ctx.Err())}
 	}
+	tok, err := rf.Refresh(ctx, cur.RefreshToken)
+	<-a.slots
+	if err == nil {
+		return loginFromToken(p, tok, a.cfg.Now(), &cur), nil
+	}
+	cerr := classifyTokenError(p.Name(), err)
+	if !errors.Is(cerr, ErrExchange) {
+		return login{}, &result{out: unavailable, err: cerr}
+	}
+	if _, now, res := a.load(ctx, sessionToken); res == nil && now.RefreshToken != cur.RefreshToken && !a.needsRefresh(&now, a.cfg.Now()) {
+		return login{}, freshResult(now)
+	}
+	return login{}, a.refuse(ctx, sessionToken, fail(ErrRefresh, safeCode(oauthErrorCode(cerr)), cerr))
 }
 
-// doRefresh looks at the stored session first (another request or app
-// instance may have refreshed already), then calls the provider, and stores
-// the new token set at once so others find it.
-func (a *Auth) doRefresh(ctx context.Context, p Provider, rf Refresher, stale login, sessionToken string) (login, error) {
-	_, fresh, err := a.reload(ctx, sessionToken)
-	if err != nil {
-		return stale, err
-	}
-	if fresh.AccessToken != stale.AccessToken && fresh.Provider == stale.Provider && !a.needsRefresh(&fresh, a.cfg.Now()) {
-		return fresh, nil
-	}
-	if next, ok := a.rotated.successor(fresh.RefreshToken, a.cfg.Now()); ok {
-		// A stale copy of the session was written back after a refresh:
-		// continue from the newest token set, never the dead refresh token.
-		if !a.needsRefresh(&next, a.cfg.Now()) {
-			return a.store(ctx, sessionToken, next)
+// refuse ends a refresh as refused: the login is removed from the stored
+// session, so no instance tries its refresh token again.
+func (a *Auth) refuse(ctx context.Context, sessionToken string, err error) *result {
+	if sctx, _, res := a.load(ctx, sessionToken); res == nil {
+		a.cfg.Sessions.Remove(sctx, loginKey)
+		if _, _, cerr := a.cfg.Sessions.Commit(sctx); cerr != nil {
+			a.logFailure(ctx, "", fail(ErrSession, "removing a refused login", cerr))
 		}
-		fresh = next
 	}
-	used := fresh.RefreshToken
-	tok, err := rf.Refresh(ctx, used)
-	if err != nil {
-		cerr := classifyTokenError(p.Name(), err)
-		if !errors.Is(cerr, ErrExchange) {
-			return stale, cerr
-		}
-		// Refused: if the token was used by another instance, its result
-		// shows up in the store soon; otherwise the login is over.
-		nl, err := a.awaitNewer(ctx, sessionToken, used)
-		if err == nil {
-			return nl, nil
-		}
-		if errors.Is(err, errSessionGone) {
-			return stale, err
-		}
-		return stale, fail(ErrRefresh, safeCode(oauthErrorCode(cerr)), cerr)
-	}
-	nl := loginFromToken(p, tok, a.cfg.Now(), &fresh)
-	if err := a.checkRefreshedIDToken(ctx, p, &fresh, &nl); err != nil {
-		return stale, err
-	}
-	remember := nl.Expiry
-	if now := a.cfg.Now(); remember.Before(now) {
-		remember = now
-	}
-	a.rotated.put(used, nl, remember.Add(rotationMemory))
-	if nl, err = a.store(ctx, sessionToken, nl); err != nil {
-		if errors.Is(err, errSessionGone) {
-			return nl, err
-		}
-		// The used refresh token is dead: keep the new set regardless; the
-		// rotated-token memory hands it to the next request.
-		a.logFailure(ctx, p.Name(), err)
-	}
-	if a.cfg.OnRefresh != nil {
-		a.cfg.OnRefresh(ctx, a.info(&nl))
-	}
-	return nl, nil
+	return &result{out: refused, err: err}
 }
 
-// checkRefreshedIDToken verifies an ID token that came with a refresh: the
-// same checks as at login except the nonce, and the same subject as the ID
-// token it replaces (OIDC Core §12.2).
+// checkRefreshedIDToken is step four: an ID token that came with a refresh
+// passes the same checks as at login except the nonce, and names the same
+// subject as the ID token it replaces (OIDC Core §12.2).
 func (a *Auth) checkRefreshedIDToken(ctx context.Context, p Provider, prev, nl *login) error {
 	v, ok := p.(IDTokenVerifier)
 	if !ok || nl.IDToken == prev.IDToken {
@@ -207,60 +430,40 @@ func (a *Auth) checkRefreshedIDToken(ctx context.Context, p Provider, prev, nl *
 	return nil
 }
 
-// store commits nl to the session in the store at once, so that other
-// requests and instances find it — unless the session has been destroyed
-// (logged out) meanwhile, which it must not bring back.
-func (a *Auth) store(ctx context.Context, sessionToken string, nl login) (login, error) {
-	sctx, _, err := a.reload(ctx, sessionToken)
-	if err != nil {
-		return nl, err
+// storeRefreshed is step five: remember which set replaced the used
+// refresh token, commit the new set to the store at once so that other
+// requests and instances find it, and tell [Config.OnRefresh]. The used
+// refresh token is dead, so a failed commit still ends fresh: the memory
+// of rotated tokens hands the set to the next refresh.
+func (a *Auth) storeRefreshed(ctx context.Context, sessionToken, used string, nl login) *result {
+	remember := nl.Expiry
+	if now := a.cfg.Now(); remember.Before(now) {
+		remember = now
+	}
+	a.rotated.put(used, nl, remember.Add(rotationMemory))
+	res := a.storeLogin(ctx, sessionToken, nl)
+	if res.out == unavailable {
+		a.logFailure(ctx, nl.Provider, res.err)
+		res = freshResult(nl)
+	}
+	if res.out == fresh && a.cfg.OnRefresh != nil {
+		a.cfg.OnRefresh(ctx, a.info(&nl))
+	}
+	return res
+}
+
+// storeLogin commits nl to the session in the store — unless the session
+// has been destroyed (logged out) meanwhile, which it must not bring back.
+func (a *Auth) storeLogin(ctx context.Context, sessionToken string, nl login) *result {
+	sctx, _, res := a.load(ctx, sessionToken)
+	if res != nil {
+		return res
 	}
 	storeLogin(sctx, a.cfg.Sessions, &nl)
 	if _, _, err := a.cfg.Sessions.Commit(sctx); err != nil {
-		return nl, fail(ErrSession, "storing refreshed token", err)
+		return &result{out: unavailable, err: fail(ErrSession, "storing refreshed token", err)}
 	}
-	return nl, nil
-}
-
-// reload reads the session as it is in the store now, in a context of its
-// own. It fails with [ErrRefresh] when the session is gone (logged out).
-func (a *Auth) reload(ctx context.Context, sessionToken string) (context.Context, login, error) {
-	sctx, err := a.cfg.Sessions.Load(ctx, sessionToken)
-	if err != nil {
-		return nil, login{}, fail(ErrSession, "loading session", err)
-	}
-	if a.cfg.Sessions.Token(sctx) == "" {
-		return nil, login{}, fail(ErrRefresh, "session ended", errSessionGone)
-	}
-	l, ok := loadLogin(sctx, a.cfg.Sessions)
-	if !ok {
-		return nil, login{}, fail(ErrRefresh, "logged out", errSessionGone)
-	}
-	return sctx, l, nil
-}
-
-// awaitNewer polls the store for a token set whose refresh token is not
-// used, for at most [newerWait]. It fails with errSessionGone when the
-// session disappears, and with errNoNewer when nothing newer turns up.
-func (a *Auth) awaitNewer(ctx context.Context, sessionToken, used string) (login, error) {
-	deadline := time.Now().Add(newerWait)
-	for pause := 10 * time.Millisecond; ; pause = min(pause*2, 200*time.Millisecond) {
-		_, l, err := a.reload(ctx, sessionToken)
-		if err != nil {
-			return login{}, err
-		}
-		if l.RefreshToken != used {
-			return l, nil
-		}
-		if time.Now().Add(pause).After(deadline) {
-			return login{}, errNoNewer
-		}
-		select {
-		case <-time.After(pause):
-		case <-ctx.Done():
-			return login{}, ctx.Err()
-		}
-	}
+	return freshResult(nl)
 }
 
 // hasScope reports whether scope was granted.

@@ -132,7 +132,7 @@ func describe(err error) answer {
 		return answer{status: status, code: "provider_unavailable",
 			title:   "The login service isn't answering",
 			message: "We couldn't reach the service you log in with. Please try again in a moment.", retry: true}
-	case errors.Is(err, ErrSession):
+	case errors.Is(err, ErrSession), errors.Is(err, ErrInternal):
 		return answer{status: http.StatusInternalServerError, code: "server_error",
 			title:   "Something went wrong on our side",
 			message: "Please try again in a moment.", retry: true}
@@ -162,9 +162,13 @@ func writeJSONError(w http.ResponseWriter, status int, code string) {
 }
 
 // report logs err, tells OnError, and lets the ErrorHandler answer. A
-// refusal because the session store is down carries Retry-After.
+// refusal because the session store is down carries Retry-After. An error
+// a shared refresh has logged already is only answered: one log record per
+// failed refresh, not one per request that waited on it.
 func (a *Auth) report(w http.ResponseWriter, r *http.Request, provider string, err error) {
-	a.logFailure(r.Context(), provider, err)
+	if !errors.As(err, new(logged)) {
+		a.logFailure(r.Context(), provider, err)
+	}
 	if errors.Is(err, ErrStoreUnavailable) {
 		w.Header().Set("Retry-After", storeRetryAfter)
 	}

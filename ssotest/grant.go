@@ -18,6 +18,15 @@ type grant struct {
 	subject     string
 	authTime    time.Time
 	expires     time.Time // codes only
+	family      *family   // the grant's refresh-token family; nil for codes
+}
+
+// family is every refresh token issued for one authorization, through
+// all its rotations. Spending a rotated-out token again revokes it whole
+// (OAuth 2.0 Security BCP, RFC 9700 §4.14.2).
+type family struct {
+	revoked bool
+	live    string // the family's one unspent refresh token
 }
 
 // newCode stores g under a fresh single-use code that expires after codeTTL.
@@ -45,24 +54,46 @@ func (s *Server) takeCode(provider, code string) *grant {
 	return g
 }
 
-// newRefreshToken stores g under a fresh refresh token.
+// newRefreshToken stores g under a fresh refresh token of g's family (a
+// new family when g comes from an authorization code).
 func (s *Server) newRefreshToken(g grant) string {
 	g.nonce = "" // a refreshed ID token carries no nonce (OIDC Core §12.2)
 	rt := randomString(32)
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g.family == nil {
+		g.family = &family{}
+	}
+	if g.family.revoked {
+		return rt // issued dead: the grant was revoked meanwhile
+	}
+	g.family.live = rt
 	s.refreshTokens[rt] = &g
-	s.mu.Unlock()
 	return rt
 }
 
 // rotateRefreshToken spends rt and returns its grant, or nil if rt is
-// unknown or already spent. The caller issues the replacement.
+// unknown, already spent or revoked. The caller issues the replacement.
+// Spending a token a second time is reuse: unless [Options.SkipReuseDetection]
+// is set, the grant's whole family is revoked, its newest refresh token
+// included.
 func (s *Server) rotateRefreshToken(rt string) *grant {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.refreshTokens[rt]
 	delete(s.refreshTokens, rt)
-	return g
+	if g != nil {
+		s.spent[rt] = g.family
+		return g
+	}
+	if f := s.spent[rt]; f != nil {
+		s.reuses++
+		if !s.opts.SkipReuseDetection && !f.revoked {
+			f.revoked = true
+			delete(s.refreshTokens, f.live)
+		}
+	}
+	return nil
 }
 
 // pkceMatches reports whether verifier is a well-formed RFC 7636 §4.1 code

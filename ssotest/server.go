@@ -108,6 +108,14 @@ type Options struct {
 	// provider that serves none.
 	NoDiscovery bool
 
+	// SkipReuseDetection turns off refresh-token reuse detection. By
+	// default, as RFC 9700 §4.14.2 recommends, a refresh token that has
+	// already been spent and is presented again revokes the whole grant:
+	// the newest refresh token of it stops working too, so a client that
+	// spends one refresh token twice logs its customer out at the next
+	// expiry. [Server.Reuses] counts such attempts either way.
+	SkipReuseDetection bool
+
 	// Logf, if set, receives one line per authorize and token decision, from
 	// concurrent handlers. It is never given a code, token, verifier or
 	// secret. Nil means no logging.
@@ -172,6 +180,8 @@ type Server struct {
 	failure            *Failure
 	codes              map[string]*grant
 	refreshTokens      map[string]*grant
+	spent              map[string]*family // spent refresh tokens, for reuse detection
+	reuses             int
 	tokenRequests      []TokenRequest
 	authorizeRequests  []url.Values
 	redirectsFollowed  int
@@ -222,6 +232,7 @@ func NewServer(opts Options) *Server {
 		autoApprove:   opts.AutoApprove,
 		codes:         make(map[string]*grant),
 		refreshTokens: make(map[string]*grant),
+		spent:         make(map[string]*family),
 		istores: &provider{
 			name: ProviderIstores, title: "Istores", client: opts.Istores, service: opts.Istores,
 			prefix: "/istores", authPath: "/istores/oauth/authorize", tokenPath: "/istores/oauth/token",
@@ -393,6 +404,14 @@ func (s *Server) TokenCalls(provider, grant string) int {
 		}
 	}
 	return n
+}
+
+// Reuses counts the refresh requests that presented an already spent
+// refresh token, whether or not reuse detection revoked the grant.
+func (s *Server) Reuses() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reuses
 }
 
 // TokenRequests returns a copy of every token-endpoint call so far, in order.

@@ -764,7 +764,8 @@ func TestPKCE(t *testing.T) {
 func TestRefreshRotation(t *testing.T) {
 	t.Parallel()
 	c := newClock()
-	s := newServer(t, ssotest.Options{AutoApprove: true, Now: c.Now})
+	// Reuse of rt1 below would revoke the grant (TestRefreshReuseRevokesGrant).
+	s := newServer(t, ssotest.Options{AutoApprove: true, Now: c.Now, SkipReuseDetection: true})
 	l := multicartLogin(s)
 	first := l.exchange(t, l.code(t)).json(t)
 	rt1 := first["refresh_token"].(string)
@@ -811,6 +812,53 @@ func TestRefreshRotation(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, r.Body)
 	refresh(rt2).oauthError(t, http.StatusBadRequest, "invalid_grant")
 	assert.Equal(t, 8, s.TokenCalls(ssotest.ProviderMulticart, ssotest.GrantRefreshToken))
+}
+
+// TestRefreshReuseRevokesGrant: presenting a spent refresh token again
+// revokes the whole grant, the newest refresh token of it included (RFC
+// 9700 §4.14.2), unless detection is switched off.
+func TestRefreshReuseRevokesGrant(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		skip       bool
+		newestWork bool
+	}{
+		{name: "detection on (default)", skip: false, newestWork: false},
+		{name: "detection off", skip: true, newestWork: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newServer(t, ssotest.Options{AutoApprove: true, SkipReuseDetection: tt.skip})
+			l := multicartLogin(s)
+			rt1 := l.exchange(t, l.code(t)).json(t)["refresh_token"].(string)
+			refresh := func(rt string) result {
+				return post(t, l.ep.TokenURL, url.Values{
+					"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {l.ep.Client.ID},
+				}, nil)
+			}
+			r := refresh(rt1)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			rt2 := r.json(t)["refresh_token"].(string)
+			r = refresh(rt2)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			rt3 := r.json(t)["refresh_token"].(string)
+			assert.Zero(t, s.Reuses())
+
+			refresh(rt1).oauthError(t, http.StatusBadRequest, "invalid_grant") // reuse of a spent token
+			assert.Equal(t, 1, s.Reuses())
+			r = refresh(rt3)
+			if tt.newestWork {
+				assert.Equal(t, http.StatusOK, r.Status, r.Body)
+			} else {
+				r.oauthError(t, http.StatusBadRequest, "invalid_grant")
+			}
+			// Another login is another grant: untouched by the revocation.
+			other := l.exchange(t, l.code(t)).json(t)["refresh_token"].(string)
+			assert.Equal(t, http.StatusOK, refresh(other).Status)
+		})
+	}
 }
 
 func TestClientCredentials(t *testing.T) {
