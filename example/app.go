@@ -109,8 +109,13 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 		if err != nil {
 			return nil, err
 		}
-		sm.Store = store
-		a.close = closeStore
+		l, closeLocker, err := redisLocker(s.RedisURL)
+		if err != nil {
+			closeStore()
+			return nil, err
+		}
+		sm.Store, locker = store, l
+		a.close = func() { closeLocker(); closeStore() }
 	case s.DatabaseURL != "":
 		store, l, closeStore, err := postgresStore(s.DatabaseURL)
 		if err != nil {

@@ -24,9 +24,26 @@ const storeTimeout = time.Second
 // restarted Redis cost no failed request; and it drops connections idle
 // for a while, which a restart or a firewall may have cut.
 func redisStore(url string) (scs.Store, func(), error) {
+	opts, err := redisOptions(url)
+	if err != nil {
+		return nil, nil, err
+	}
+	client := redis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		return nil, nil, fmt.Errorf("REDIS_URL: cannot reach Redis: %w", err)
+	}
+	return goredisstore.New(client), func() { client.Close() }, nil
+}
+
+// redisOptions are the client options of every Redis client of the app
+// (the session store's, the Locker's): see redisStore.
+func redisOptions(url string) (*redis.Options, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	opts.ContextTimeoutEnabled = true
 	opts.DialTimeout = storeTimeout
@@ -39,14 +56,7 @@ func redisStore(url string) (scs.Store, func(), error) {
 	// go-redis logs every failed dial: one line per request while Redis is
 	// down. shopsso logs the outage itself, once a minute.
 	redis.SetLogger(quietRedisLog{})
-	client := redis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		client.Close()
-		return nil, nil, fmt.Errorf("REDIS_URL: cannot reach Redis: %w", err)
-	}
-	return goredisstore.New(client), func() { client.Close() }, nil
+	return opts, nil
 }
 
 // quietRedisLog drops go-redis's own log lines (see redisStore).
