@@ -43,9 +43,19 @@ func fromContext(ctx context.Context) (*reqLogin, bool) {
 	return rl, ok
 }
 
-// TokenFromContext returns the logged-in customer's access token. It
-// reports false outside a handler wrapped by [Auth.Require]. Its Scopes are
-// this request's own copy, decoded from the session.
+// TokenFromContext returns the logged-in customer's access token. Its
+// Scopes are this request's own copy, decoded from the session.
+//
+// When it and the other XFromContext helpers are filled: [Auth.Require]
+// and [Auth.RequireScopes] put the login into the request context for the
+// handler they let through (always: an anonymous request never reaches
+// it); [Auth.Identify] does so only when the request has a valid login (an
+// anonymous request reaches its handler with every helper reporting
+// false). A login that Require or Identify has just refreshed is the one
+// in the context. Everywhere else — handlers not wrapped by one of them,
+// the Login, Callback, Logout and LogoutCallback handlers, a background
+// context — every helper reports false. The helpers only read the
+// context: they never call the session store or the provider.
 func TokenFromContext(ctx context.Context) (Token, bool) {
 	rl, ok := fromContext(ctx)
 	if !ok {
@@ -55,8 +65,8 @@ func TokenFromContext(ctx context.Context) (Token, bool) {
 }
 
 // ClaimsFromContext returns the claims of the logged-in customer's access
-// token. It reports false outside [Auth.Require] or when the access token is
-// not a JWT. The claims were decoded when the token was received, not on
+// token, where the login is in the context (see [TokenFromContext]). It
+// also reports false when the access token is not a JWT. The claims were decoded when the token was received, not on
 // each request.
 func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 	rl, ok := fromContext(ctx)
@@ -67,7 +77,9 @@ func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 }
 
 // IDClaimsFromContext returns the claims of the customer's OpenID Connect
-// ID token (Multicart). It reports false when the login has no ID token.
+// ID token (Multicart), where the login is in the context (see
+// [TokenFromContext]). It also reports false when the login has no ID
+// token.
 func IDClaimsFromContext(ctx context.Context) (*Claims, bool) {
 	rl, ok := fromContext(ctx)
 	if !ok || !rl.id.set.jwt {
@@ -90,7 +102,7 @@ func IDTokenFromContext(ctx context.Context) (string, bool) {
 }
 
 // ProviderFromContext returns the name of the provider the customer logged
-// in through.
+// in through, where the login is in the context (see [TokenFromContext]).
 func ProviderFromContext(ctx context.Context) (string, bool) {
 	rl, ok := fromContext(ctx)
 	if !ok {

@@ -5,11 +5,41 @@
 //
 // # Request flow
 //
+// Login, from a page that needs one to the page again:
+//
 //	browser ─► sm.LoadAndSave ─► auth.Require ─► handler ─► sso.ClaimsFromContext(ctx)
-//	              │ not logged in, page load: pending login in session, 302 to provider
+//	              │ not logged in, page load: 302 to Config.LoginPath (the app's
+//	              │   provider chooser) or straight to auth.Login's work:
+//	              │   pending login (state, PKCE verifier, nonce) in session, 302 to provider
 //	              │ not logged in, API/XHR:  401 + WWW-Authenticate + JSON
 //	provider ─► /auth/{provider}/callback ─► auth.Callback: state ✓ ─► code exchange ─►
-//	            ID token ✓ ─► OnLogin ─► RenewToken ─► 302 back to the page
+//	            token response ✓ ─► ID token ✓ ─► OnLogin ─► RenewToken ─► login stored ─►
+//	            302 back to the page
+//
+// Every later request of that browser, in Require (and Identify):
+//
+//	login read from the session ─► access token valid for longer than
+//	Config.RefreshMargin? ─► yes: handler
+//	                        └► no, provider is a Refresher: one refresh per session
+//	                           (Config.Locker, across instances), re-read the session
+//	                           first (another request may have refreshed), refresh
+//	                           grant, OnRefresh, new token set stored ─► handler
+//	                           refused (invalid_grant) and no newer set: login removed,
+//	                           as if never logged in; provider down while the old
+//	                           token is still valid: handler with the old token
+//
+// Logout:
+//
+//	POST /logout ─► auth.Logout: same-site ✓ ─► session destroyed in the store
+//	  (a tombstone: no request still in flight can save it back) ─► OnLogout ─►
+//	  303 to Config.AfterLogoutPath, or, when the login's provider is an
+//	  EndSessioner with an end-session endpoint (opt-in per provider), 303 to
+//	  it with id_token_hint and a state ─► provider ─► auth.LogoutCallback:
+//	  state ✓ ─► 303 to Config.AfterLogoutPath
+//
+// Any refusal on the way is logged once with its reason and answered by
+// [Config.ErrorHandler]: by default a page titled in plain words (see
+// [ErrorPage], [Config.ErrorTemplate]) for browsers, JSON for API clients.
 //
 // # Ordering
 //
@@ -59,6 +89,7 @@
 // the browser's session, valid 10 minutes, at most 5 pending per session;
 // a callback whose state matches none changes nothing. Return targets are
 // relative paths only. Login renews the session token. Logout is POST and
-// destroys the session in the store. Error responses are generic; logs name
+// destroys the session in the store; logout at the provider is opt-in, and
+// without it the customer's session at the provider stays. Error responses are generic; logs name
 // a reason and never a code, token, verifier or secret.
 package sso

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"os"
+	"strings"
 
 	"github.com/alexedwards/scs/v2"
 
@@ -84,6 +86,116 @@ func Example() {
 	page, _ := io.ReadAll(resp.Body)
 	fmt.Println(resp.Request.URL.Path, string(page))
 	// Output: /account customer-1 via multicart, may call the API: true
+}
+
+// README:begin usage
+
+// providersFromEnv configures both providers for a shop at base, e.g.
+// "https://shop.example".
+func providersFromEnv(base string) (*istores.Provider, *multicart.Provider, error) {
+	ist, err := istores.New(istores.Config{
+		ClientID:     os.Getenv("ISTORES_CLIENT_ID"),
+		ClientSecret: os.Getenv("ISTORES_CLIENT_SECRET"),
+		RedirectURL:  base + "/auth/istores/callback",
+		Scopes:       []string{istores.ScopeProductsRead},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	mc, err := multicart.New(multicart.Config{
+		ClientID:     os.Getenv("MULTICART_CLIENT_ID"),
+		ClientSecret: os.Getenv("MULTICART_CLIENT_SECRET"), // only for the Admin API token
+		RedirectURL:  base + "/auth/multicart/callback",
+	})
+	return ist, mc, err
+}
+
+// newShop mounts the logins and guards the shop's pages. storeAPI is an
+// API the shop calls as the customer.
+func newShop(ist *istores.Provider, mc *multicart.Provider, storeAPI string) (http.Handler, error) {
+	sm := scs.New()         // any scs store: sm.Store = redisstore.New(pool) to share sessions
+	sm.Cookie.Secure = true // required unless Config.InsecureCookie (plain-http development)
+	auth, err := sso.New(sso.Config{Sessions: sm, Providers: []sso.Provider{ist, mc}})
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /auth/istores/login", auth.Login(istores.Name)) // ?return_to=/cart
+	mux.Handle("GET /auth/istores/callback", auth.Callback(istores.Name))
+	mux.Handle("GET /auth/multicart/login", auth.Login(multicart.Name))
+	mux.Handle("GET /auth/multicart/callback", auth.Callback(multicart.Name))
+	mux.Handle("POST /logout", auth.Logout())
+	mux.Handle("GET /account", auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := sso.TokenFromContext(r.Context())     // provider, expiry, scopes; prints redacted
+		claims, _ := sso.ClaimsFromContext(r.Context()) // the access token's claims: Subject(), Scopes()...
+		name := claims.Subject()
+		if id, ok := sso.IDClaimsFromContext(r.Context()); ok && id.Name() != "" { // Multicart's ID token
+			name = id.Name()
+		}
+		resp, err := auth.Client(r.Context()).Get(storeAPI) // Bearer token, refreshed when due
+		if err != nil {
+			http.Error(w, "the store API is not answering", http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		fmt.Fprintf(w, "Hello %s (via %s); the store API answered %d", name, tok.Provider, resp.StatusCode)
+	})))
+	return sm.LoadAndSave(mux), nil // every handler above runs inside LoadAndSave
+}
+
+// README:end usage
+
+// Example_netHTTP runs the README's usage (providersFromEnv, newShop)
+// against the ssotest stand-in, over TLS as the Secure cookie needs: a
+// browser opens a protected page, logs in through Multicart, and comes
+// back to it.
+func Example_netHTTP() {
+	stand := ssotest.NewServer(ssotest.Options{AutoApprove: true})
+	defer stand.Close()
+	storeAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer storeAPI.Close()
+	app := httptest.NewUnstartedServer(nil)
+	base := "https://" + app.Listener.Addr().String()
+
+	// providersFromEnv with the stand-in's endpoints instead of the real ones.
+	ie, me := stand.Istores(), stand.Multicart()
+	for k, v := range map[string]string{"ISTORES_CLIENT_ID": ie.Client.ID, "ISTORES_CLIENT_SECRET": ie.Client.Secret,
+		"MULTICART_CLIENT_ID": me.Client.ID} {
+		os.Setenv(k, v)
+	}
+	ist, _, err := providersFromEnv(base)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mc, err := multicart.New(multicart.Config{ClientID: me.Client.ID, RedirectURL: base + "/auth/multicart/callback",
+		AuthURL: me.AuthURL, TokenURL: me.TokenURL, DiscoveryURL: me.BaseURL})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app.Config.Handler, err = newShop(ist, mc, storeAPI.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	app.StartTLS()
+	defer app.Close()
+
+	browser := app.Client()
+	browser.Jar, _ = cookiejar.New(nil)
+	req, _ := http.NewRequest(http.MethodGet, app.URL+"/auth/multicart/login?return_to=/account", nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := browser.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.Request.URL.Path+":", string(page))
+	// Output: /account: Hello Test Customer (via multicart); the store API answered 200
 }
 
 // ExampleAuth_Require shows what a client that is not logged in gets: API
