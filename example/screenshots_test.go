@@ -12,6 +12,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -65,7 +66,22 @@ func TestScreenshotsOfCustomerPages(t *testing.T) {
 		for _, p := range pages {
 			step := vp.name + " " + p.name
 			b.do(step, append(p.open(b), chromedp.WaitVisible(chromedp.CSS("h1")))...)
-			if got := b.text(step, "h1"); got != p.title {
+			// A click that navigates (Deny) returns before the next page
+			// is shown: the h1 found may still be the previous page's.
+			// Poll for the expected one, with a deadline.
+			h1 := func() string { // "" while the page is being replaced
+				s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("h1"), chromedp.NodeVisible))
+				if err != nil {
+					return ""
+				}
+				return strings.TrimSpace(s)
+			}
+			got := h1()
+			for deadline := time.Now().Add(10 * time.Second); got != p.title && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+				got = h1()
+			}
+			if got != p.title {
 				t.Errorf("%s: h1 = %q, want %q", step, got, p.title)
 			}
 			sideways, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](
