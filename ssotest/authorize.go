@@ -102,7 +102,11 @@ func (s *Server) checkAuthorize(w http.ResponseWriter, r *http.Request, p *provi
 		nonce:       q.Get("nonce"),
 		params:      q,
 	}
-	if msg := requestFault(p, q); msg != "" {
+	msg := requestFault(p, q)
+	if msg == "" && p.name == ProviderOIDC {
+		msg = s.oidcAuthorizeFault(q)
+	}
+	if msg != "" {
 		s.logf("%s authorize: invalid request from client %q: %s", p.name, req.clientID, msg)
 		s.redirectBack(w, r, req, url.Values{
 			"error":             {"invalid_request"},

@@ -45,8 +45,11 @@ func (s *Server) accessClaims(p *provider, subject, clientID string, scopes []st
 				c["scopes"] = scopes
 			}
 		}
-	case ProviderMulticart:
+	case ProviderMulticart, ProviderOIDC:
 		c["aud"] = MulticartAudience
+		if p.name == ProviderOIDC {
+			c["aud"] = OIDCAudience
+		}
 		if scopes != nil {
 			c["scope"] = strings.Join(scopes, " ")
 		}
@@ -62,7 +65,7 @@ func (s *Server) idClaims(g *grant, now time.Time, f Failure) map[string]any {
 		exp = now.Add(-time.Minute)
 	}
 	c := map[string]any{
-		"iss":       s.issuer(s.multicart),
+		"iss":       s.idIssuer(g),
 		"sub":       g.subject,
 		"aud":       g.clientID,
 		"exp":       exp.Unix(),
@@ -80,6 +83,15 @@ func (s *Server) idClaims(g *grant, now time.Time, f Failure) map[string]any {
 		}
 	}
 	return c
+}
+
+// idIssuer is the "iss" of g's ID token: that of the provider that issued
+// g, Multicart's for a grant of none.
+func (s *Server) idIssuer(g *grant) string {
+	if p := s.provider(g.provider); p != nil {
+		return s.issuer(p)
+	}
+	return s.issuer(s.multicart)
 }
 
 // sign returns claims as a JWT signed with this server's key and kid, with
@@ -110,7 +122,7 @@ func (s *Server) sign(claims map[string]any, typ string, unsigned bool) string {
 const accessTokenType = "at+jwt"
 
 // IssueAccessToken returns a signed RS256 access token for provider
-// (ProviderIstores or ProviderMulticart) as the token endpoint would issue it:
+// (ProviderIstores, ProviderMulticart or ProviderOIDC) as the token endpoint would issue it:
 // "iss", "sub" ([Options.Subject]), "aud", "exp", "iat", "jti", "client_id"
 // and, for Istores, "store_id" are filled in; claims override them, and a claim
 // set to nil is removed. It panics on an unknown provider.

@@ -65,6 +65,10 @@ type Options struct {
 	// standard provider that registers one authentication method per
 	// client would have it. Zero means the Multicart client serves both.
 	MulticartService Client
+	// OIDC is the registered client of the OpenID Connect provider
+	// ([ProviderOIDC]). Zero means DefaultOIDCClient; a Client with an
+	// empty Secret is a public client, which must use PKCE.
+	OIDC Client
 
 	// AutoApprove makes the authorize endpoints redirect straight back with a
 	// code, as if the customer had pressed Approve. False shows an HTML
@@ -173,7 +177,7 @@ type Server struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 
-	istores, multicart *provider
+	istores, multicart, oidc *provider
 
 	mu                 sync.Mutex
 	autoApprove        bool
@@ -196,6 +200,9 @@ func NewServer(opts Options) *Server {
 	}
 	if opts.Multicart == (Client{}) {
 		opts.Multicart = DefaultMulticartClient()
+	}
+	if opts.OIDC == (Client{}) {
+		opts.OIDC = DefaultOIDCClient()
 	}
 	if opts.MulticartService == (Client{}) {
 		opts.MulticartService = opts.Multicart
@@ -243,6 +250,11 @@ func NewServer(opts Options) *Server {
 			prefix: "/multicart", authPath: "/multicart/", tokenPath: "/multicart/api/connect/token",
 			clientParam: "application", redirectParam: "return", scopeParam: "scope",
 		},
+		oidc: &provider{
+			name: ProviderOIDC, title: "OpenID Connect", client: opts.OIDC, service: opts.OIDC,
+			prefix: "/oidc", authPath: "/oidc/authorize", tokenPath: "/oidc/token",
+			clientParam: "client_id", redirectParam: "redirect_uri", scopeParam: "scope",
+		},
 	}
 	s.srv = httptest.NewServer(s.routes())
 	return s
@@ -250,7 +262,8 @@ func NewServer(opts Options) *Server {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	for _, p := range []*provider{s.istores, s.multicart} {
+	mux.HandleFunc("GET /oidc/.well-known/openid-configuration", s.oidcDiscovery)
+	for _, p := range []*provider{s.istores, s.multicart, s.oidc} {
 		auth := p.authPath
 		if auth == p.prefix+"/" {
 			auth += "{$}" // only the exact path, not the whole subtree
@@ -346,6 +359,8 @@ func (s *Server) provider(name string) *provider {
 		return s.istores
 	case ProviderMulticart:
 		return s.multicart
+	case ProviderOIDC:
+		return s.oidc
 	}
 	return nil
 }
@@ -378,7 +393,7 @@ func (s *Server) SigningKey() (key crypto.PublicKey, alg string) { return s.sign
 
 // TokenRequest is one recorded call to a token endpoint.
 type TokenRequest struct {
-	Provider string // ProviderIstores or ProviderMulticart
+	Provider string // ProviderIstores, ProviderMulticart or ProviderOIDC
 	// Grant is the form's grant_type; for Istores, whose grant_type is
 	// optional, an absent one is recorded as GrantAuthorizationCode.
 	Grant  string

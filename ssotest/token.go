@@ -74,6 +74,8 @@ func (s *Server) token(p *provider) http.HandlerFunc {
 			oerr *oauthError
 		)
 		switch {
+		case p.name == ProviderOIDC:
+			resp, oerr = s.oidcToken(r, form, grantType, f)
 		case isBasicAuth(r):
 			// Both guides put client credentials in the form (RFC 6749 §2.3.1).
 			oerr = errInvalidClient("send client credentials in the form body, not HTTP Basic")
@@ -237,7 +239,7 @@ func (s *Server) multicartRefresh(form url.Values, f Failure) (*tokenResponse, *
 		return nil, errInvalidRequest("refresh_token is required")
 	}
 	g := s.rotateRefreshToken(rt)
-	if g == nil {
+	if g == nil || g.provider != ProviderMulticart {
 		return nil, errInvalidGrant("the refresh token is unknown or already used")
 	}
 	return s.multicartResponse(g, f), nil
@@ -246,8 +248,13 @@ func (s *Server) multicartRefresh(form url.Values, f Failure) (*tokenResponse, *
 // multicartResponse issues the tokens of a user grant g: access token, ID
 // token, and a refresh token when g includes offline_access.
 func (s *Server) multicartResponse(g *grant, f Failure) *tokenResponse {
+	return s.userResponse(s.multicart, g, f)
+}
+
+// userResponse issues p's tokens of a user grant g.
+func (s *Server) userResponse(p *provider, g *grant, f Failure) *tokenResponse {
 	resp := &tokenResponse{
-		AccessToken: s.accessToken(s.multicart, g.subject, g.clientID, g.scopes, f),
+		AccessToken: s.accessToken(p, g.subject, g.clientID, g.scopes, f),
 		TokenType:   "Bearer",
 		ExpiresIn:   s.expiresIn(),
 		Scope:       strings.Join(g.scopes, " "),
