@@ -1,6 +1,9 @@
 package sso
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // ctxKey is the unexported key under which [Auth.Require] stores the
 // request's login; nothing outside this file reads or writes it.
@@ -12,6 +15,10 @@ type reqLogin struct {
 	l      login
 	access Claims
 	id     Claims
+	// auth is the Auth whose Require put the login here; bearer is set
+	// instead by [Bearer.Require]. [CheckScopes] answers through them.
+	auth   *Auth
+	bearer *Bearer
 }
 
 // loginCtx carries a reqLogin. It is context.WithValue in one allocation
@@ -30,11 +37,24 @@ func (c *loginCtx) Value(key any) any {
 
 func (c *loginCtx) String() string { return "sso.withLogin" }
 
-func withLogin(ctx context.Context, l login) context.Context {
+func withLogin(ctx context.Context, l login) context.Context { return withAuthLogin(ctx, nil, l) }
+
+// withAuthLogin is withLogin for a login that a's Require found.
+func withAuthLogin(ctx context.Context, a *Auth, l login) context.Context {
 	c := &loginCtx{Context: ctx}
-	c.rl.l = l
+	c.rl.l, c.rl.auth = l, a
 	c.rl.access.set, c.rl.access.raw = &c.rl.l.access, l.AccessToken
 	c.rl.id.set, c.rl.id.raw = &c.rl.l.id, l.IDToken
+	return c
+}
+
+// withBearer is withLogin for a verified bearer token, whose login holds
+// the verified claims.
+func withBearer(ctx context.Context, b *Bearer, l *login) context.Context {
+	c := &loginCtx{Context: ctx}
+	c.rl.l, c.rl.bearer = *l, b
+	c.rl.access.set, c.rl.access.raw = &c.rl.l.access, l.AccessToken
+	c.rl.id.set = &c.rl.l.id // none: a bearer request has no ID token
 	return c
 }
 
@@ -44,12 +64,13 @@ func fromContext(ctx context.Context) (*reqLogin, bool) {
 }
 
 // TokenFromContext returns the logged-in customer's access token. Its
-// Scopes are this request's own copy, decoded from the session.
+// Scopes are this request's own copy.
 //
 // When it and the other XFromContext helpers are filled: [Auth.Require]
 // and [Auth.RequireScopes] put the login into the request context for the
-// handler they let through (always: an anonymous request never reaches
-// it); [Auth.Identify] does so only when the request has a valid login (an
+// handler they let through, and [Bearer.Require] and
+// [Bearer.RequireScopes] a verified bearer token (always: an anonymous
+// request never reaches it); [Auth.Identify] does so only when the request has a valid login (an
 // anonymous request reaches its handler with every helper reporting
 // false). A login that Require or Identify has just refreshed is the one
 // in the context. Everywhere else — handlers not wrapped by one of them,
@@ -61,12 +82,18 @@ func TokenFromContext(ctx context.Context) (Token, bool) {
 	if !ok {
 		return Token{}, false
 	}
-	return rl.l.token(), true
+	t := rl.l.token()
+	if rl.bearer != nil { // its scopes are shared by every request with the token
+		t.Scopes = slices.Clone(t.Scopes)
+	}
+	return t, true
 }
 
 // ClaimsFromContext returns the claims of the logged-in customer's access
 // token, where the login is in the context (see [TokenFromContext]). It
-// also reports false when the access token is not a JWT. The claims were decoded when the token was received, not on
+// also reports false when the access token is not a JWT. The claims were
+// decoded when the token was received (for a bearer token, when it was
+// verified), not on
 // each request.
 func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 	rl, ok := fromContext(ctx)

@@ -27,7 +27,7 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 		l, provider, err := a.safeCurrentLogin(r.Context())
 		switch {
 		case err == nil:
-			next.ServeHTTP(w, r.WithContext(withLogin(r.Context(), l)))
+			next.ServeHTTP(w, r.WithContext(withAuthLogin(r.Context(), a, l)))
 		case errors.Is(err, ErrLoginRequired):
 			a.loginRequired(w, r, provider)
 		default:
@@ -37,21 +37,11 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 }
 
 // RequireScopes returns middleware that acts as [Auth.Require] and then
-// also requires every one of scopes to have been granted: a customer who
-// lacks one gets 403 (a plain page for browsers, JSON for API clients).
+// as [CheckScopes]: a customer who lacks one of scopes gets 403 (a plain
+// page for browsers, JSON for API clients).
 func (a *Auth) RequireScopes(scopes ...string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return a.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rl, _ := fromContext(r.Context())
-			for _, s := range scopes {
-				if !rl.l.hasScope(s) {
-					a.report(w, r, rl.l.Provider, fail(ErrInsufficientScope, "", nil))
-					return
-				}
-			}
-			next.ServeHTTP(w, r)
-		}))
-	}
+	check := CheckScopes(scopes...)
+	return func(next http.Handler) http.Handler { return a.Require(check(next)) }
 }
 
 // loginRequired answers a request that has no valid login. A browser whose
@@ -86,7 +76,7 @@ func (a *Auth) loginRequired(w http.ResponseWriter, r *http.Request, previous st
 func (a *Auth) Identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if l, _, err := a.safeCurrentLogin(r.Context()); err == nil {
-			r = r.WithContext(withLogin(r.Context(), l))
+			r = r.WithContext(withAuthLogin(r.Context(), a, l))
 		}
 		next.ServeHTTP(w, r)
 	})
