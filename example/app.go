@@ -146,6 +146,10 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 	if src, err := mc.ServiceTokenSource(multicart.ScopeAPI); err == nil {
 		a.service = src
 	}
+	api, err := multicartAPI(s, d, logger)
+	if err != nil {
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", a.auth.Identify(http.HandlerFunc(home)))
@@ -158,6 +162,7 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 	mux.Handle("GET /logout", a.auth.Identify(http.HandlerFunc(logoutForm)))
 	mux.Handle("GET "+logoutReturnPath, a.auth.LogoutCallback())
 	mux.Handle("GET /me", a.auth.Require(http.HandlerFunc(me)))
+	mux.Handle("GET /api/me", api.Require(http.HandlerFunc(me)))
 	mux.HandleFunc("GET /admin/whoami", a.whoami)
 	a.handler = sm.LoadAndSave(securityHeaders(withPages(mux)))
 	return a, nil

@@ -23,7 +23,9 @@
 //	MULTICART_AUTH_URL        default https://identity.multicartshop.com/
 //	MULTICART_TOKEN_URL       default https://identity.multicartshop.com/api/connect/token
 //	MULTICART_ISSUER          expected ID-token issuer (default: discovery's, else any URL on the token URL's origin; see README)
-//	MULTICART_JWKS_URL        verify ID-token signatures with this key set (default: discovery's jwks_uri; see README)
+//	MULTICART_JWKS_URL        verify ID-token signatures with this key set (default: discovery's jwks_uri; see README),
+//	                          also for the access tokens of GET /api/me
+//	MULTICART_API_AUDIENCE    "aud" of the access tokens GET /api/me accepts (default multicart.api)
 //	MULTICART_LOGOUT_AT_PROVIDER=1  log out of Multicart too (RP-initiated logout; register
 //	                          BASE_URL/logout/return there); always on with the stand-in
 //	REDIS_URL                 keep sessions in Redis (redis://127.0.0.1:6379/0) so instances share them

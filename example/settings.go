@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/shopsso/sso/providers/multicart"
 	"github.com/shopsso/sso/sessioncodec"
 )
 
@@ -25,6 +26,7 @@ type settings struct {
 
 	MulticartServiceClientID, MulticartServiceClientSecret string
 	MulticartAuthParams                                    url.Values // extra authorize parameters
+	MulticartAPIAudience                                   string     // "aud" of tokens /api/me accepts
 
 	// MulticartLogoutAtProvider logs customers out of Multicart too
 	// (its end-session endpoint from discovery), returning to
@@ -60,8 +62,12 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 		MulticartServiceClientID:     getenv("MULTICART_SERVICE_CLIENT_ID"),
 		MulticartServiceClientSecret: getenv("MULTICART_SERVICE_CLIENT_SECRET"),
 		MulticartLogoutAtProvider:    getenv("MULTICART_LOGOUT_AT_PROVIDER") == "1",
+		MulticartAPIAudience:         getenv("MULTICART_API_AUDIENCE"),
 		RedisURL:                     getenv("REDIS_URL"),
 		DatabaseURL:                  getenv("DATABASE_URL"),
+	}
+	if s.MulticartAPIAudience == "" {
+		s.MulticartAPIAudience = multicart.ScopeAPI
 	}
 	s.sharedStore = s.RedisURL != "" || s.DatabaseURL != ""
 	if v := getenv("SESSION_KEYS"); v != "" {
