@@ -146,7 +146,7 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 	if src, err := mc.ServiceTokenSource(multicart.ScopeAPI); err == nil {
 		a.service = src
 	}
-	api, err := multicartAPI(s, d, logger)
+	api, err := multicartAPI(mc, s, d, logger)
 	if err != nil {
 		return nil, err
 	}

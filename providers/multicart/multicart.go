@@ -156,6 +156,7 @@ type Provider struct {
 	client    *http.Client
 	ids       *verify.Verifier
 	discovery *verify.Discovery // nil with SkipDiscovery
+	vc        verify.Config     // ids' config, shared by AccessTokenVerifier
 }
 
 // New validates cfg and returns the provider.
@@ -252,7 +253,7 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("multicart: %w", err)
 	}
-	p.ids = ids
+	p.ids, p.vc = ids, vc
 	return p, nil
 }
 

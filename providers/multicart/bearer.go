@@ -1,0 +1,33 @@
+package multicart
+
+import (
+	"fmt"
+
+	"github.com/shopsso/sso/verify"
+)
+
+// AccessTokenVerifier returns a verifier of Multicart access tokens that
+// clients present to this app's API, for [sso.BearerConfig]. It shares the
+// provider's issuer rule and keys: [Config.Issuer] exactly when set, else
+// the discovery document's issuer, else any URL on the token endpoint's
+// origin; [Config.JWKSURL] when set, else the key set discovery names.
+// Unlike an ID token, an access token's signature is always checked, so
+// without a key set every token is refused as unavailable.
+//
+// audience is the "aud" the tokens must carry, [ScopeAPI] for the Client
+// API. types are the accepted "typ" headers; zero: RFC 9068's "at+jwt"
+// and "application/at+jwt" (Multicart does not document its own).
+func (p *Provider) AccessTokenVerifier(audience string, types ...string) (*verify.Verifier, error) {
+	vc := p.vc
+	vc.Audience = audience
+	vc.AccessTokenTypes = types
+	vc.InsecureSkipSignatureCheckWithoutKeys = false
+	if vc.Keys == nil && vc.Discovery == nil {
+		return nil, fmt.Errorf("multicart: access tokens need a key set: set JWKSURL or leave discovery on")
+	}
+	v, err := verify.New(vc)
+	if err != nil {
+		return nil, fmt.Errorf("multicart: %w", err)
+	}
+	return v, nil
+}
