@@ -14,6 +14,10 @@ import (
 // offline_access, and ID tokens whose "iss" is the issuer URL.
 const ProviderOIDC = "oidc"
 
+// oidcEndSessionPath is the OIDC provider's end-session endpoint (OpenID
+// Connect RP-Initiated Logout 1.0 §2), served like Multicart's.
+const oidcEndSessionPath = "/oidc/logout"
+
 // OIDCAudience is the "aud" claim of every access token of the OIDC
 // provider.
 const OIDCAudience = "ssotest.api"
@@ -34,7 +38,7 @@ func (s *Server) oidcDiscovery(w http.ResponseWriter, _ *http.Request) {
 		"authorization_endpoint":                e.AuthURL,
 		"token_endpoint":                        e.TokenURL,
 		"jwks_uri":                              e.JWKSURL,
-		"end_session_endpoint":                  e.Issuer + "/logout",
+		"end_session_endpoint":                  e.EndSessionURL,
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256"},

@@ -136,3 +136,32 @@ func TestOIDCPublicClientNeedsPKCE(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, r.Body)
 	assert.NotEmpty(t, r.json(t)["id_token"])
 }
+
+func TestOIDCEndSession(t *testing.T) {
+	t.Parallel()
+	s := ssotest.NewServer(ssotest.Options{})
+	t.Cleanup(s.Close)
+	ep := s.OIDC()
+	assert.Equal(t, ep.Issuer+"/logout", ep.EndSessionURL)
+	hint := s.IssueIDToken(map[string]any{"iss": ep.Issuer, "aud": ep.Client.ID})
+	tests := []struct {
+		name         string
+		query        url.Values
+		wantStatus   int
+		wantLocation string
+	}{
+		{"hint and redirect", url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://shop.example/bye"}, "state": {"s1"}},
+			http.StatusFound, "https://shop.example/bye?state=s1"},
+		{"client_id, no redirect", url.Values{"client_id": {ep.Client.ID}}, http.StatusOK, ""},
+		{"another client's ID token", url.Values{"id_token_hint": {s.IssueIDToken(nil)}}, http.StatusBadRequest, ""},
+		{"unknown client", url.Values{"client_id": {"someone"}}, http.StatusBadRequest, ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := get(t, ep.EndSessionURL+"?"+tt.query.Encode())
+			require.Equal(t, tt.wantStatus, r.Status, r.Body)
+			assert.Equal(t, tt.wantLocation, r.Header.Get("Location"))
+			assert.Len(t, s.EndSessionRequests(), i+1)
+		})
+	}
+}

@@ -263,6 +263,7 @@ func NewServer(opts Options) *Server {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /oidc/.well-known/openid-configuration", s.oidcDiscovery)
+	mux.HandleFunc(oidcEndSessionPath, s.endSession(s.oidc))
 	for _, p := range []*provider{s.istores, s.multicart, s.oidc} {
 		auth := p.authPath
 		if auth == p.prefix+"/" {
@@ -322,10 +323,13 @@ func (s *Server) issuer(p *provider) string {
 
 // endSessionURL is p's end-session endpoint, "" for Istores.
 func (s *Server) endSessionURL(p *provider) string {
-	if p != s.multicart {
-		return ""
+	switch p {
+	case s.multicart:
+		return s.URL() + endSessionPath
+	case s.oidc:
+		return s.URL() + oidcEndSessionPath
 	}
-	return s.URL() + endSessionPath
+	return ""
 }
 
 // discovery serves p's OpenID Connect Discovery document (Discovery 1.0

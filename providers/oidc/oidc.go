@@ -86,6 +86,13 @@ type Config struct {
 	// client_secret_post. A public client always sends its client_id in
 	// the form.
 	AuthStyle oauth2.AuthStyle
+	// PostLogoutRedirectURL, when set, turns on logout at the provider too
+	// (OpenID Connect RP-Initiated Logout 1.0): [sso.Auth.Logout] sends
+	// the browser to the discovery document's end_session_endpoint, which
+	// sends it back here. It is the absolute URL at which the app mounts
+	// [sso.Auth.LogoutCallback], registered with the provider. Zero, or a
+	// provider without an end-session endpoint: logout is local only.
+	PostLogoutRedirectURL string
 	// IDTokenAlgorithms allowed. Zero: [verify.DefaultAlgorithms].
 	IDTokenAlgorithms []string
 	// HTTPClient makes discovery, key-set and token calls; token calls
@@ -101,8 +108,8 @@ type Config struct {
 }
 
 // Provider implements [sso.Provider], [sso.Refresher],
-// [sso.IDTokenVerifier] and [sso.ScopeRequester] for one OpenID Connect
-// identity service.
+// [sso.IDTokenVerifier], [sso.ScopeRequester] and [sso.EndSessioner] for
+// one OpenID Connect identity service.
 type Provider struct {
 	cfg        Config
 	oauth      oauth2.Config
@@ -130,6 +137,11 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	if err := secureurl.Check(cfg.IssuerURL, cfg.InsecureAllowHTTP); err != nil {
 		return nil, fmt.Errorf("oidc: IssuerURL: %w", err)
+	}
+	if cfg.PostLogoutRedirectURL != "" {
+		if u, err := url.Parse(cfg.PostLogoutRedirectURL); err != nil || !u.IsAbs() {
+			return nil, errors.New("oidc: PostLogoutRedirectURL must be an absolute URL")
+		}
 	}
 	if err := sso.CheckAuthParams(cfg.AuthParams); err != nil {
 		return nil, fmt.Errorf("oidc: AuthParams: %w", err)
@@ -285,6 +297,27 @@ func (p *Provider) VerifyIDToken(ctx context.Context, raw, nonce string) (*sso.C
 		return nil, err
 	}
 	return sso.ParseClaims(raw)
+}
+
+// EndSession implements [sso.EndSessioner]: with
+// [Config.PostLogoutRedirectURL] set, the discovery document's
+// end_session_endpoint (the latest document, refreshed on its lifetime).
+// Without either, logout stays local (nil, nil).
+func (p *Provider) EndSession(ctx context.Context) (*sso.EndSession, error) {
+	if p.cfg.PostLogoutRedirectURL == "" {
+		return nil, nil
+	}
+	ep := p.metadata.EndSessionEndpoint
+	if md, err := p.discovery.Metadata(ctx); err == nil {
+		ep = md.EndSessionEndpoint
+	}
+	if ep == "" {
+		return nil, nil
+	}
+	if err := secureurl.Check(ep, p.cfg.InsecureAllowHTTP); err != nil {
+		return nil, fmt.Errorf("oidc: end_session_endpoint: %w", err)
+	}
+	return &sso.EndSession{Endpoint: ep, ClientID: p.cfg.ClientID, PostLogoutRedirectURI: p.cfg.PostLogoutRedirectURL}, nil
 }
 
 // AccessTokenVerifier returns a verifier of this provider's JWT access

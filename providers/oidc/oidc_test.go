@@ -355,3 +355,72 @@ func readJSON(t *testing.T, resp *http.Response) map[string]any {
 	require.NoError(t, json.Unmarshal(b, &m), string(b))
 	return m
 }
+
+// TestLogoutAtTheProvider logs a customer in and out through sso.Auth with
+// PostLogoutRedirectURL set: Logout sends the browser to the discovered
+// end_session_endpoint, which returns it to LogoutCallback.
+func TestLogoutAtTheProvider(t *testing.T) {
+	for _, withRedirect := range []bool{true, false} {
+		t.Run(map[bool]string{true: "at the provider", false: "local only"}[withRedirect], func(t *testing.T) {
+			s := ssotest.NewServer(ssotest.Options{AutoApprove: true})
+			t.Cleanup(s.Close)
+			app := httptest.NewUnstartedServer(nil)
+			base := "http://" + app.Listener.Addr().String()
+			p, err := newProvider(t, s, func(c *oidc.Config) {
+				c.RedirectURL = base + "/cb"
+				if withRedirect {
+					c.PostLogoutRedirectURL = base + "/logout/return"
+				}
+			})
+			require.NoError(t, err)
+			sm := scs.New()
+			auth, err := sso.New(sso.Config{Sessions: sm, Providers: []sso.Provider{p}, InsecureCookie: true,
+				Logger: slog.New(slog.DiscardHandler), AfterLogoutPath: "/bye"})
+			require.NoError(t, err)
+			mux := http.NewServeMux()
+			mux.Handle("/login", auth.Login("acme"))
+			mux.Handle("/cb", auth.Callback("acme"))
+			mux.Handle("POST /logout", auth.Logout())
+			mux.Handle("/logout/return", auth.LogoutCallback())
+			mux.Handle("/me", auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+			app.Config.Handler = sm.LoadAndSave(mux)
+			app.Start()
+			t.Cleanup(app.Close)
+
+			jar, _ := cookiejar.New(nil)
+			c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			login := &http.Client{Jar: jar}
+			resp, err := login.Get(app.URL + "/login?return_to=/me")
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+
+			req, _ := http.NewRequest(http.MethodPost, app.URL+"/logout", nil)
+			req.Header.Set("Accept", "text/html")
+			resp, err = c.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+			to, err := url.Parse(resp.Header.Get("Location"))
+			require.NoError(t, err)
+			if !withRedirect {
+				assert.Equal(t, "/bye", to.String())
+				assert.Empty(t, s.EndSessionRequests())
+				return
+			}
+			assert.Equal(t, s.OIDC().EndSessionURL, to.Scheme+"://"+to.Host+to.Path)
+			assert.Equal(t, s.OIDC().Client.ID, to.Query().Get("client_id"))
+			assert.NotEmpty(t, to.Query().Get("id_token_hint"))
+			resp, err = c.Get(to.String())
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusFound, resp.StatusCode, "the provider ends its session and returns")
+			resp, err = c.Get(resp.Header.Get("Location"))
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+			assert.Equal(t, "/bye", resp.Header.Get("Location"))
+			assert.Len(t, s.EndSessionRequests(), 1)
+		})
+	}
+}
