@@ -47,6 +47,8 @@ func TestScreenshotsOfCustomerPages(t *testing.T) {
 				chromedp.Navigate(b.base + "/auth/multicart/login"),
 				chromedp.WaitVisible(denyButton),
 				chromedp.Click(denyButton),
+				// The stand-in's page has an h1 too: wait until it is gone.
+				chromedp.WaitNotPresent(denyButton),
 			}
 		}},
 		{"chooser", "Log in to the shop", func(b *browser) []chromedp.Action[chromedp.Void] {
