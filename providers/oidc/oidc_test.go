@@ -277,7 +277,7 @@ func TestLoginRefreshThroughAuth(t *testing.T) {
 			assert.Equal(t, []any{ssotest.OIDCAudience}, first["aud"])
 			assert.Equal(t, 1, s.TokenCalls(ssotest.ProviderOIDC, ssotest.GrantAuthorizationCode))
 
-			clk.Advance(9*time.Minute + 30*time.Second) // within the refresh margin
+			clk.Advance(10*time.Minute + time.Second) // expired: Require refreshes before serving
 			resp, err = browser.Get(app.URL + "/me")
 			require.NoError(t, err)
 			second := readJSON(t, resp)
