@@ -185,7 +185,8 @@ type opStats struct {
 	Errors  map[string]int `json:"errors"` // failures by "grant:error"
 	Reuse   int            `json:"reuse"`  // used refresh tokens presented again
 	Revoked int            `json:"revoked"`
-	Ended   int            `json:"ended"` // RP-initiated logouts
+	Ended   int            `json:"ended"`   // RP-initiated logouts
+	Fetched map[string]int `json:"fetched"` // GETs of discovery and the key set, by path
 }
 
 func (op *interopProvider) stats(t *testing.T) opStats {
@@ -241,7 +242,7 @@ func interopClients(base string) []map[string]any {
 			"grant_types":                []string{"authorization_code", "refresh_token"},
 			"response_types":             []string{"code"},
 			"redirect_uris":              []string{base + "/auth/multicart/callback"},
-			"post_logout_redirect_uris":  []string{base + "/"},
+			"post_logout_redirect_uris":  []string{base + logoutReturnPath},
 		},
 		{
 			"client_id":                  opServiceClient,

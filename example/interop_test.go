@@ -69,25 +69,30 @@ func TestInteropLogin(t *testing.T) {
 }
 
 // TestInteropIDTokenSignature verifies the Multicart ID token's signature
-// with the provider's key set (its jwks_uri from discovery) and refuses the
-// login when the configured key set is another's.
+// with the provider's key set — found through its discovery document when
+// nothing is configured, or at a configured MULTICART_JWKS_URL — and
+// refuses the login when the configured key set is another's.
 func TestInteropIDTokenSignature(t *testing.T) {
 	t.Parallel()
 	foreign := foreignJWKS(t)
 	tests := []struct {
 		name   string
-		jwks   func(op *interopProvider, d map[string]any) string
+		jwks   func(op *interopProvider) string // MULTICART_JWKS_URL; "" for none
 		logsIn bool
 	}{
-		{name: "provider's key set", jwks: func(_ *interopProvider, d map[string]any) string { return d["jwks_uri"].(string) }, logsIn: true},
-		{name: "another key set", jwks: func(*interopProvider, map[string]any) string { return foreign.URL }, logsIn: false},
+		{name: "through discovery", jwks: func(*interopProvider) string { return "" }, logsIn: true},
+		{name: "configured provider's key set", jwks: func(op *interopProvider) string { return op.discovery(t)["jwks_uri"].(string) }, logsIn: true},
+		{name: "configured other key set", jwks: func(*interopProvider) string { return foreign.URL }, logsIn: false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			it := newInterop(t, interopSetup{env: func(_ string, op *interopProvider, env map[string]string) {
-				env["MULTICART_JWKS_URL"] = tc.jwks(op, op.discovery(t))
+				if u := tc.jwks(op); u != "" {
+					env["MULTICART_JWKS_URL"] = u
+				}
 			}})
+			before := it.op.stats(t).Fetched["/jwks"]
 			c := it.browser()
 			p := it.approveAll(c, it.get(c, it.srv.URL+"/auth/multicart/login?return_to=/me", false))
 			status, me := it.me(c)
@@ -95,6 +100,7 @@ func TestInteropIDTokenSignature(t *testing.T) {
 				require.Equal(t, http.StatusOK, p.status, p.body)
 				require.Equal(t, http.StatusOK, status)
 				assert.Equal(t, opSubject, me.Subject)
+				assert.Greater(t, it.op.stats(t).Fetched["/jwks"], before, "the provider's key set was fetched")
 				return
 			}
 			assert.Equal(t, it.srv.URL+"/auth/multicart/callback", p.url.Scheme+"://"+p.url.Host+p.url.Path)
@@ -103,6 +109,51 @@ func TestInteropIDTokenSignature(t *testing.T) {
 			assert.Equal(t, http.StatusUnauthorized, status, "nobody is logged in")
 			assert.Equal(t, 1, refusals(it.logs.String()), "one log line:\n%s", it.logs.String())
 			assert.Contains(t, it.logs.String(), "ID token")
+		})
+	}
+}
+
+// TestInteropIssuerSpellings: with no issuer configured, Multicart logins
+// work whatever plausible issuer the provider uses (learned from its
+// discovery document), and a configured issuer is matched exactly.
+func TestInteropIssuerSpellings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		issuerPath string // appended to the provider's origin
+		configured string // MULTICART_ISSUER, relative to the origin; "" for none
+		logsIn     bool
+	}{
+		{name: "origin", issuerPath: "", logsIn: true},
+		{name: "trailing slash", issuerPath: "/", logsIn: true},
+		{name: "with a path", issuerPath: "/identity", logsIn: true},
+		{name: "configured exactly", issuerPath: "/", configured: "/", logsIn: true},
+		{name: "configured otherwise", issuerPath: "/", configured: "/other", logsIn: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			it := newInterop(t, interopSetup{op: opConfig{IssuerPath: tc.issuerPath}, env: func(_ string, op *interopProvider, env map[string]string) {
+				if tc.configured != "" {
+					env["MULTICART_ISSUER"] = op.URL + tc.configured
+				}
+			}})
+			require.Equal(t, it.op.URL+tc.issuerPath, it.op.Issuer)
+			c := it.browser()
+			p := it.approveAll(c, it.get(c, it.srv.URL+"/auth/multicart/login?return_to=/me", false))
+			status, me := it.me(c)
+			if tc.logsIn {
+				require.Equal(t, http.StatusOK, p.status, p.body)
+				require.Equal(t, http.StatusOK, status)
+				assert.Equal(t, it.op.Issuer, me.IDClaims["iss"])
+				return
+			}
+			assert.GreaterOrEqual(t, p.status, 400, "the login is refused")
+			assert.Equal(t, http.StatusUnauthorized, status)
+			logs := it.logs.String()
+			assert.Equal(t, 1, refusals(logs), "one log line:\n%s", logs)
+			assert.Contains(t, logs, it.op.Issuer, "the log names the issuer received")
+			assert.Contains(t, logs, it.op.URL+"/other", "and the one expected")
 		})
 	}
 }
@@ -323,3 +374,88 @@ func TestInteropGrantRevoked(t *testing.T) {
 	assert.Equal(t, 2, st.Errors["refresh_token:invalid_grant"], "one refused refresh per session")
 	assert.Zero(t, st.Reuse)
 }
+
+var (
+	opPrompt     = regexp.MustCompile(`<h1 id="prompt">(\w+)</h1>`)
+	opLogoutForm = regexp.MustCompile(`<form id="op.logoutForm" method="post" action="([^"]+)"><input type="hidden" name="xsrf" value="([^"]+)"/>`)
+)
+
+// TestInteropRPInitiatedLogout: with MULTICART_LOGOUT_AT_PROVIDER=1 the
+// example's logout ends the customer's session at the provider too
+// (OpenID Connect RP-Initiated Logout, endpoint from discovery), and the
+// next login asks the customer to log in at the provider again; without
+// it, logout is local and the provider logs the customer straight back in.
+func TestInteropRPInitiatedLogout(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		atProvider bool
+	}{
+		{name: "local only", atProvider: false},
+		{name: "at the provider too", atProvider: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			it := newInterop(t, interopSetup{env: func(_ string, _ *interopProvider, env map[string]string) {
+				if tc.atProvider {
+					env["MULTICART_LOGOUT_AT_PROVIDER"] = "1"
+				}
+			}})
+			c, _ := it.login("multicart")
+			var visited []*url.URL
+			c.CheckRedirect = func(r *http.Request, _ []*http.Request) error {
+				visited = append(visited, r.URL)
+				return nil
+			}
+			req, err := http.NewRequest(http.MethodPost, it.srv.URL+"/logout", nil)
+			require.NoError(t, err)
+			req.Header.Set("Accept", "text/html")
+			p := it.do(c, req)
+			if tc.atProvider {
+				require.Equal(t, it.op.discovery(t)["end_session_endpoint"], endpointOf(p.url), "at the end-session endpoint")
+				q := p.url.Query()
+				assert.NotEmpty(t, q.Get("id_token_hint"))
+				assert.Equal(t, opMulticartClient, q.Get("client_id"))
+				assert.Equal(t, it.srv.URL+logoutReturnPath, q.Get("post_logout_redirect_uri"))
+				assert.NotEmpty(t, q.Get("state"))
+				m := opLogoutForm.FindStringSubmatch(p.body)
+				require.NotNil(t, m, "the provider asks to confirm:\n%s", p.body)
+				require.True(t, strings.HasPrefix(html.UnescapeString(m[1]), it.op.URL+"/"), m[1])
+				form := url.Values{"xsrf": {html.UnescapeString(m[2])}, "logout": {"yes"}}
+				req, err := http.NewRequest(http.MethodPost, html.UnescapeString(m[1]), strings.NewReader(form.Encode()))
+				require.NoError(t, err)
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Accept", "text/html")
+				visited = nil
+				p = it.do(c, req)
+				require.NotEmpty(t, visited)
+				assert.Equal(t, it.srv.URL+logoutReturnPath, endpointOf(visited[0]), "back through the logout return")
+				assert.NotEmpty(t, visited[0].Query().Get("state"))
+				assert.Equal(t, 1, it.op.stats(t).Ended, "the provider ended its session")
+			} else {
+				assert.Zero(t, it.op.stats(t).Ended)
+			}
+			assert.Equal(t, http.StatusOK, p.status, p.body)
+			assert.True(t, strings.HasPrefix(p.url.String(), it.srv.URL), "back at the shop: %s", p.url)
+			assert.Zero(t, refusals(it.logs.String()), "nothing refused")
+			status, _ := it.me(c)
+			assert.Equal(t, http.StatusUnauthorized, status, "logged out of the shop")
+
+			c.CheckRedirect = nil
+			p = it.get(c, it.srv.URL+"/auth/multicart/login?return_to=/me", false)
+			if tc.atProvider {
+				require.True(t, it.onProviderPage(p), "the provider asks again: %s", p.url)
+				m := opPrompt.FindStringSubmatch(p.body)
+				require.NotNil(t, m)
+				assert.Equal(t, "login", m[1], "the customer logs in at the provider again")
+				return
+			}
+			assert.Equal(t, it.srv.URL+"/me", endpointOf(p.url), "still logged in at the provider: straight back")
+			assert.Equal(t, http.StatusOK, p.status)
+		})
+	}
+}
+
+// endpointOf is u without its query.
+func endpointOf(u *url.URL) string { return u.Scheme + "://" + u.Host + u.Path }

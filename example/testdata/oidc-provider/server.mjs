@@ -68,6 +68,7 @@ const counters = {
   reuse: 0, // refresh tokens used a second time (the grant is then revoked)
   revoked: 0, // grants revoked, for any reason
   ended: 0, // RP-initiated logouts that ended the session
+  fetched: {}, // GETs of the discovery document and of the key set
 };
 
 const seenGrants = new Set();
@@ -149,9 +150,10 @@ server.listen(0, '127.0.0.1', () => {
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
-          // Confirm at once, as a customer pressing "yes, log me out" does.
-          ctx.body = page('Logging out', `${form}<script>document.forms[0].submit()</script>
-<button form="op.logoutForm" name="logout" value="yes" id="op-logout">Log out</button>`);
+          // The provider's own form (id="op.logoutForm", with its xsrf
+          // field) and a button that confirms, as a customer does.
+          ctx.body = page('Log out', `${form}
+<button type="submit" form="op.logoutForm" name="logout" value="yes" id="op-logout">Log out</button>`);
         },
       },
       resourceIndicators: {
@@ -271,6 +273,9 @@ server.listen(0, '127.0.0.1', () => {
       if (!res.headersSent) json(res, 500, { error: 'server_error' });
       else res.end();
     };
+    if (req.method === 'GET' && (path === '/.well-known/openid-configuration' || path === '/jwks')) {
+      counters.fetched[path] = (counters.fetched[path] || 0) + 1;
+    }
     if (path.startsWith('/_test/')) {
       testEndpoint(req, res, path).catch(fail);
       return;
