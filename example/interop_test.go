@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"html"
 	"math/big"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 )
 
 // TestInteropLogin logs a customer in through each of the example's
@@ -459,3 +461,108 @@ func TestInteropRPInitiatedLogout(t *testing.T) {
 
 // endpointOf is u without its query.
 func endpointOf(u *url.URL) string { return u.Scheme + "://" + u.Host + u.Path }
+
+// TestInteropRefreshAcrossInstances: three instances of the example share
+// a Redis; one customer's requests reach all of them at once around each of
+// three expiries (the first while the token is still valid, inside the
+// refresh margin). Exactly one refresh call per expiry reaches the
+// provider: a second use of the same refresh token would make it revoke
+// the whole grant (RFC 9700 §4.14.2) and log the customer out — which is
+// what two instances refreshing on their own did.
+func TestInteropRefreshAcrossInstances(t *testing.T) {
+	t.Parallel()
+	it := newInterop(t, interopSetup{op: opConfig{AccessTokenTTL: 60}, env: withConsent, instances: 3})
+	c, me := it.login("multicart")
+	prev := jti(me)
+	for i, advance := range []time.Duration{45 * time.Second, 61 * time.Second, 61 * time.Second} {
+		it.clock.Advance(advance)
+		var wg sync.WaitGroup
+		statuses := make([]int, 12)
+		for j := range statuses {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[j], _ = it.me(c) // taken in turn by the instances
+			}()
+		}
+		wg.Wait()
+		for j, s := range statuses {
+			require.Equal(t, http.StatusOK, s, "expiry %d, request %d", i+1, j)
+		}
+		var now meResponse
+		it.eventually(func() bool {
+			var status int
+			status, now = it.me(c)
+			return status == http.StatusOK && jti(now) != prev
+		}, fmt.Sprintf("expiry %d: a refreshed token", i+1))
+		st := it.op.stats(t)
+		require.Zero(t, st.Reuse, "expiry %d: a refresh token was used twice; the provider revoked the grant", i+1)
+		require.Equal(t, i+1, st.Grants["refresh_token"], "expiry %d: exactly one refresh call", i+1)
+		prev = jti(now)
+	}
+	for _, pin := range []string{"a", "b", "c"} {
+		req, err := http.NewRequest(http.MethodGet, it.srv.URL+"/me", nil)
+		require.NoError(t, err)
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set(instanceHeader, pin)
+		p := it.do(c, req)
+		require.Equal(t, http.StatusOK, p.status, "instance %s still serves the customer", pin)
+		var me meResponse
+		require.NoError(t, json.Unmarshal([]byte(p.body), &me))
+		assert.Equal(t, prev, jti(me), "instance %s: the newest token", pin)
+	}
+	st := it.op.stats(t)
+	assert.Zero(t, st.Revoked)
+	assert.Empty(t, st.Errors)
+	assert.Equal(t, 1, st.Grants["authorization_code"], "nobody logged in again")
+}
+
+// TestInteropProviderDetectsReuse proves the setting the refresh tests
+// rely on: the provider rotates refresh tokens, and a used one presented
+// again is refused and revokes the whole grant, the new token included.
+func TestInteropProviderDetectsReuse(t *testing.T) {
+	t.Parallel()
+	it := newInterop(t, interopSetup{})
+	conf := oauth2.Config{
+		ClientID: opGenericClient, ClientSecret: opGenericSecret,
+		RedirectURL: it.srv.URL + "/auth/oidc/callback",
+		Scopes:      []string{"openid", "offline_access"},
+		Endpoint: oauth2.Endpoint{
+			AuthURL: it.op.URL + "/auth", TokenURL: it.op.URL + "/api/connect/token",
+			AuthStyle: oauth2.AuthStyleInParams,
+		},
+	}
+	verifier := oauth2.GenerateVerifier()
+	c := it.browser()
+	c.CheckRedirect = func(r *http.Request, _ []*http.Request) error {
+		if endpointOf(r.URL) == conf.RedirectURL {
+			return http.ErrUseLastResponse // the code, for this test to exchange
+		}
+		return nil
+	}
+	p := it.approveAll(c, it.get(c, conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("prompt", "consent")), false))
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	loc, err := url.Parse(p.header.Get("Location"))
+	require.NoError(t, err)
+	ctx := t.Context()
+	tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	require.NoError(t, err)
+	require.NotEmpty(t, tok.RefreshToken)
+
+	refresh := func(rt string) (*oauth2.Token, error) {
+		return conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+	}
+	next, err := refresh(tok.RefreshToken)
+	require.NoError(t, err)
+	require.NotEqual(t, tok.RefreshToken, next.RefreshToken, "rotated")
+	_, err = refresh(tok.RefreshToken)
+	var re *oauth2.RetrieveError
+	require.ErrorAs(t, err, &re, "the used token is refused")
+	assert.Equal(t, "invalid_grant", re.ErrorCode)
+	_, err = refresh(next.RefreshToken)
+	require.ErrorAs(t, err, &re, "and the grant is gone: its newest token too")
+	st := it.op.stats(t)
+	assert.Equal(t, 1, st.Reuse)
+	assert.Equal(t, 1, st.Revoked)
+}
