@@ -2,6 +2,7 @@ package sso_test
 
 import (
 	"fmt"
+	"html/template"
 	"io"
 	"log"
 	"log/slog"
@@ -236,4 +237,53 @@ func ExampleToken_String() {
 	tok := sso.Token{Provider: "istores", AccessToken: "eyJhbGciOi...", TokenType: "Bearer", Scopes: []string{"products:read"}}
 	fmt.Println(tok)
 	// Output: sso.Token{Provider:"istores" TokenType:"Bearer" Expiry:0001-01-01T00:00:00Z Scopes:["products:read"] AccessToken:[redacted]}
+}
+
+// ExampleConfig_errorTemplate replaces the built-in error page with the
+// shop's own template; API clients still get JSON.
+func ExampleConfig_errorTemplate() {
+	stand := ssotest.NewServer(ssotest.Options{})
+	defer stand.Close()
+	e := stand.Istores()
+	ist, _ := istores.New(istores.Config{
+		ClientID: e.Client.ID, ClientSecret: e.Client.Secret, RedirectURL: "http://127.0.0.1/cb",
+		AuthURL: e.AuthURL, TokenURL: e.TokenURL,
+	})
+	page := template.Must(template.New("error").Parse(
+		`<h1>{{.Title}}</h1><p>{{.Message}}</p>{{if .RetryURL}}<a href="{{.RetryURL}}">Try again</a>{{end}}`))
+	sm := scs.New()
+	auth, _ := sso.New(sso.Config{Sessions: sm, Providers: []sso.Provider{ist}, InsecureCookie: true,
+		ErrorTemplate: page, LoginPath: "/login", Logger: slog.New(slog.DiscardHandler)})
+	h := sm.LoadAndSave(auth.Callback(istores.Name))
+
+	for _, accept := range []string{"text/html", "application/json"} {
+		req := httptest.NewRequest(http.MethodGet, "/auth/istores/callback?state=forged&code=x", nil)
+		req.Header.Set("Accept", accept)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		fmt.Print(rec.Code, " ", rec.Body.String(), "\n")
+	}
+	// Output:
+	// 400 <h1>We couldn&#39;t log you in</h1><p>The login could not be completed. Please start again.</p><a href="/login">Try again</a>
+	// 400 {"error":"login_failed"}
+}
+
+// ExampleClaims_Decode reads the ID token's claims into the app's own
+// struct, and the common ones through accessors.
+func ExampleClaims_Decode() {
+	stand := ssotest.NewServer(ssotest.Options{Name: "Ada Lovelace"})
+	defer stand.Close()
+	claims, err := sso.ParseClaims(stand.IssueIDToken(map[string]any{"given_name": "Ada", "tier": "gold"}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	var customer struct {
+		ID   string `json:"sub"`
+		Tier string `json:"tier"`
+	}
+	if err := claims.Decode(&customer); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(customer.ID, customer.Tier, claims.Name(), claims.GivenName(), claims.Email())
+	// Output: customer-1 gold Ada Lovelace Ada customer-1@example.com
 }
