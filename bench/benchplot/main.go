@@ -206,7 +206,11 @@ func figures(m metrics) []figure {
 		for _, n := range ns {
 			name := many + strconv.Itoa(n)
 			if v, ok := m.cost(name); ok {
-				sessions.rows = append(sessions.rows, row{fmt.Sprintf("%d sessions", n), v, fmt.Sprintf("%.2f×", v/one)})
+				label := fmt.Sprintf("%d sessions", n)
+				if n == 1 {
+					label = "1 session"
+				}
+				sessions.rows = append(sessions.rows, row{label, v, fmt.Sprintf("%.2f×", v/one)})
 			}
 			if v, ok := m[name+" heap-B/session"]; ok && n > 1 {
 				memory.rows = append(memory.rows, row{fmt.Sprintf("%d sessions: live heap, all-in", n), v, ""})
