@@ -4,7 +4,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	sso "github.com/shopsso/sso"
+	"github.com/shopsso/sso/internal/testkit"
 	"github.com/shopsso/sso/providers/istores"
 	"github.com/shopsso/sso/providers/multicart"
 	"github.com/shopsso/sso/ssotest"
@@ -26,31 +26,25 @@ import (
 type endSessionApp struct {
 	stand *ssotest.Server
 	srv   *httptest.Server
-	clock *clock
-	logs  *syncBuffer
+	clock *testkit.Clock
+	logs  *testkit.LogBuffer
 }
 
 func newEndSessionApp(t *testing.T, so ssotest.Options, configure func(base string, mc *multicart.Config)) *endSessionApp {
 	t.Helper()
-	e := &endSessionApp{clock: newClock(), logs: &syncBuffer{}}
+	e := &endSessionApp{clock: testkit.NewClock(), logs: &testkit.LogBuffer{}}
 	so.AutoApprove, so.Now = true, e.clock.Now
 	e.stand = ssotest.NewServer(so)
 	t.Cleanup(e.stand.Close)
 	e.srv = httptest.NewUnstartedServer(nil)
 	base := "http://" + e.srv.Listener.Addr().String()
-	me, ie := e.stand.Multicart(), e.stand.Istores()
-	mcfg := multicart.Config{
-		ClientID: me.Client.ID, RedirectURL: base + "/auth/multicart/callback",
-		AuthURL: me.AuthURL, TokenURL: me.TokenURL, DiscoveryURL: me.BaseURL, Now: e.clock.Now,
-	}
-	if configure != nil {
-		configure(base, &mcfg)
-	}
-	mc, err := multicart.New(mcfg)
-	require.NoError(t, err)
-	ist, err := istores.New(istores.Config{ClientID: ie.Client.ID, ClientSecret: ie.Client.Secret,
-		RedirectURL: base + "/auth/istores/callback", AuthURL: ie.AuthURL, TokenURL: ie.TokenURL})
-	require.NoError(t, err)
+	ist, mc := testkit.Providers(t, e.stand, base, func(_ *istores.Config, mc *multicart.Config) {
+		// Discovery instead of the key set: it publishes the end-session endpoint.
+		mc.JWKSURL, mc.Issuer, mc.DiscoveryURL, mc.Now = "", "", e.stand.Multicart().BaseURL, e.clock.Now
+		if configure != nil {
+			configure(base, mc)
+		}
+	})
 	sm := scs.New()
 	auth, err := sso.New(sso.Config{Sessions: sm, Providers: []sso.Provider{mc, ist}, InsecureCookie: true,
 		Now: e.clock.Now, AfterLogoutPath: "/bye", Logger: slog.New(slog.NewTextHandler(e.logs, nil))})
@@ -100,15 +94,12 @@ func (e *endSessionApp) do(t *testing.T, c *http.Client, method, u, accept strin
 // following redirects) with the raw ID token the app holds ("none").
 func (e *endSessionApp) login(t *testing.T, provider string) (*http.Client, string) {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	c := testkit.Browser(t)
 	resp, _ := e.do(t, c, http.MethodGet, "/auth/"+provider+"/login?return_to=/bye", "text/html")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	resp, idToken := e.do(t, c, http.MethodGet, "/id-token", "application/json")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return c, idToken
+	return testkit.NoFollow(c), idToken
 }
 
 func TestLogoutAtTheProvider(t *testing.T) {
