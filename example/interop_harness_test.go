@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // The interop suite runs the example against oidc-provider, a certified
@@ -504,3 +506,30 @@ func (it *interop) eventually(cond func() bool, what string) {
 
 // jti is the ID of the access token an answer of /me was made with.
 func jti(me meResponse) string { s, _ := me.Claims["jti"].(string); return s }
+
+// codeFlow runs the authorization-code flow with PKCE for conf's client
+// as a single-page or mobile app does on its own (not through the
+// example): a browser approves at the provider, the redirect is stopped
+// at conf.RedirectURL and the code exchanged here.
+func (it *interop) codeFlow(conf oauth2.Config, opts ...oauth2.AuthCodeOption) *oauth2.Token {
+	it.t.Helper()
+	verifier := oauth2.GenerateVerifier()
+	c := it.browser()
+	c.CheckRedirect = func(r *http.Request, _ []*http.Request) error {
+		if r.URL.Scheme+"://"+r.URL.Host+r.URL.Path == conf.RedirectURL {
+			return http.ErrUseLastResponse // the code, for this test to exchange
+		}
+		return nil
+	}
+	opts = append(opts, oauth2.S256ChallengeOption(verifier))
+	p := it.approveAll(c, it.get(c, conf.AuthCodeURL("st", opts...), false))
+	loc, err := url.Parse(p.header.Get("Location"))
+	if err != nil || loc.Query().Get("code") == "" {
+		it.t.Fatalf("no code from the provider (%d, %q):\n%s", p.status, p.header.Get("Location"), p.body)
+	}
+	tok, err := conf.Exchange(it.t.Context(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		it.t.Fatalf("exchanging the code: %v", err)
+	}
+	return tok
+}

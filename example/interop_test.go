@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -17,9 +19,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+
+	sso "github.com/shopsso/sso"
+	oidcprovider "github.com/shopsso/sso/providers/oidc"
 )
 
 // TestInteropLogin logs a customer in through each of the example's
@@ -532,22 +538,8 @@ func TestInteropProviderDetectsReuse(t *testing.T) {
 			AuthStyle: oauth2.AuthStyleInParams,
 		},
 	}
-	verifier := oauth2.GenerateVerifier()
-	c := it.browser()
-	c.CheckRedirect = func(r *http.Request, _ []*http.Request) error {
-		if endpointOf(r.URL) == conf.RedirectURL {
-			return http.ErrUseLastResponse // the code, for this test to exchange
-		}
-		return nil
-	}
-	p := it.approveAll(c, it.get(c, conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier),
-		oauth2.SetAuthURLParam("prompt", "consent")), false))
-	require.Equal(t, http.StatusSeeOther, p.status, p.body)
-	loc, err := url.Parse(p.header.Get("Location"))
-	require.NoError(t, err)
 	ctx := t.Context()
-	tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
-	require.NoError(t, err)
+	tok := it.codeFlow(conf, oauth2.SetAuthURLParam("prompt", "consent"))
 	require.NotEmpty(t, tok.RefreshToken)
 
 	refresh := func(rt string) (*oauth2.Token, error) {
@@ -565,4 +557,182 @@ func TestInteropProviderDetectsReuse(t *testing.T) {
 	st := it.op.stats(t)
 	assert.Equal(t, 1, st.Reuse)
 	assert.Equal(t, 1, st.Revoked)
+}
+
+// TestInteropBearerAPI: GET /api/me accepts the provider's own JWT access
+// tokens for the multicart.api audience, as a single-page or mobile client
+// obtains them itself, with keys and issuer found through discovery; it
+// refuses every other token with an RFC 6750 challenge.
+func TestInteropBearerAPI(t *testing.T) {
+	t.Parallel()
+	it := newInterop(t, interopSetup{})
+	spa := it.codeFlow(oauth2.Config{
+		ClientID: opMulticartClient, RedirectURL: it.srv.URL + "/auth/multicart/callback",
+		Scopes:   []string{"openid", "multicart.api"},
+		Endpoint: oauth2.Endpoint{AuthURL: it.op.URL + "/auth", TokenURL: it.op.URL + "/api/connect/token", AuthStyle: oauth2.AuthStyleInParams},
+	})
+	istoresTok := it.codeFlow(oauth2.Config{
+		ClientID: opIstoresClient, ClientSecret: opIstoresSecret, RedirectURL: it.srv.URL + "/auth/istores/callback",
+		Scopes:   []string{"products:read"},
+		Endpoint: oauth2.Endpoint{AuthURL: it.op.URL + "/auth", TokenURL: it.op.URL + "/api/connect/token", AuthStyle: oauth2.AuthStyleInParams},
+	})
+	idToken, _ := spa.Extra("id_token").(string)
+	require.NotEmpty(t, idToken)
+	parts := strings.Split(spa.AccessToken, ".")
+	require.Len(t, parts, 3, "a JWT access token")
+	tampered := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
+
+	tests := []struct {
+		name      string
+		token     string // "" sends no Authorization header
+		advance   time.Duration
+		want      int
+		challenge string // in WWW-Authenticate
+	}{
+		{name: "the provider's access token", token: spa.AccessToken, want: http.StatusOK},
+		{name: "no token", token: "", want: http.StatusUnauthorized, challenge: `Bearer realm=`},
+		{name: "the ID token", token: idToken, want: http.StatusUnauthorized, challenge: `error="invalid_token"`},
+		{name: "another API's token", token: istoresTok.AccessToken, want: http.StatusUnauthorized, challenge: `error="invalid_token"`},
+		{name: "signature altered", token: tampered, want: http.StatusUnauthorized, challenge: `error="invalid_token"`},
+		{name: "expired", token: spa.AccessToken, advance: 10 * time.Minute, want: http.StatusUnauthorized, challenge: `error="invalid_token"`},
+	}
+	for _, tc := range tests { // in order: the last one moves the clock
+		t.Run(tc.name, func(t *testing.T) {
+			it.clock.Advance(tc.advance)
+			req, err := http.NewRequest(http.MethodGet, it.srv.URL+"/api/me", nil)
+			require.NoError(t, err)
+			req.Header.Set("Accept", "application/json")
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			p := it.do(http.DefaultClient, req)
+			require.Equal(t, tc.want, p.status, p.body)
+			assert.Contains(t, p.header.Get("WWW-Authenticate"), tc.challenge)
+			if tc.want != http.StatusOK {
+				return
+			}
+			var me meResponse
+			require.NoError(t, json.Unmarshal([]byte(p.body), &me))
+			assert.Equal(t, "multicart", me.Provider)
+			assert.Equal(t, opSubject, me.Subject)
+			assert.Equal(t, "multicart.api", me.Claims["aud"])
+			assert.Equal(t, it.op.Issuer, me.Claims["iss"])
+		})
+	}
+	assert.NotContains(t, it.logs.String(), "eyJ", "no token in the log")
+}
+
+// TestInteropGenericOIDCProvider: providers/oidc, configured by nothing
+// but the provider's issuer URL (discovery) and a client, logs a customer
+// in, refreshes once per expiry and logs out at the provider too — for a
+// confidential client authenticating with HTTP Basic or in the form, and
+// for a public one.
+func TestInteropGenericOIDCProvider(t *testing.T) {
+	t.Parallel()
+	type client struct {
+		name, secret, method string
+		style                oauth2.AuthStyle
+	}
+	clients := []client{
+		{name: "oidc-basic", secret: "basic-secret", method: "client_secret_basic"},
+		{name: "oidc-post", secret: "post-secret", method: "client_secret_post", style: oauth2.AuthStyleInParams},
+		{name: "oidc-public", method: "none"},
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	var reg []map[string]any
+	for _, c := range clients {
+		m := map[string]any{
+			"client_id":                  c.name,
+			"token_endpoint_auth_method": c.method,
+			"grant_types":                []string{"authorization_code", "refresh_token"},
+			"response_types":             []string{"code"},
+			"redirect_uris":              []string{base + "/auth/" + c.name + "/callback"},
+			"post_logout_redirect_uris":  []string{base + logoutReturnPath},
+		}
+		if c.secret != "" {
+			m["client_secret"] = c.secret
+		}
+		reg = append(reg, m)
+	}
+	it := &interop{t: t, logs: &logSink{}, clock: newSharedClock(), srv: srv}
+	it.op = startOP(t, opConfig{Clients: reg, AccessTokenTTL: 60, IssuerPath: "/realms/shop"})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("app logs:\n%s", it.logs.String())
+		}
+	})
+
+	var providers []sso.Provider
+	for _, c := range clients {
+		p, err := oidcprovider.New(t.Context(), oidcprovider.Config{
+			Name: c.name, IssuerURL: it.op.Issuer,
+			ClientID: c.name, ClientSecret: c.secret, AuthStyle: c.style,
+			RedirectURL:           base + "/auth/" + c.name + "/callback",
+			Scopes:                []string{"openid", "profile", "email", "offline_access"},
+			AuthParams:            url.Values{"prompt": {"consent"}},
+			PostLogoutRedirectURL: base + logoutReturnPath,
+			Now:                   it.clock.Now,
+		})
+		require.NoError(t, err, c.name)
+		providers = append(providers, p)
+	}
+	sm := scs.New()
+	auth, err := sso.New(sso.Config{
+		Sessions: sm, Providers: providers, InsecureCookie: true, Now: it.clock.Now,
+		Logger: slog.New(slog.NewTextHandler(it.logs, nil)),
+	})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	for _, c := range clients {
+		mux.Handle("GET /auth/"+c.name+"/login", auth.Login(c.name))
+		mux.Handle("GET /auth/"+c.name+"/callback", auth.Callback(c.name))
+	}
+	mux.Handle("POST /logout", auth.Logout())
+	mux.Handle("GET "+logoutReturnPath, auth.LogoutCallback())
+	mux.Handle("GET /me", auth.Require(http.HandlerFunc(me)))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "home") })
+	srv.Config.Handler = sm.LoadAndSave(mux)
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	for i, c := range clients { // in order: the counters add up
+		t.Run(c.name, func(t *testing.T) {
+			b := it.browser()
+			p := it.approveAll(b, it.get(b, base+"/auth/"+c.name+"/login?return_to=/me", false))
+			require.Equal(t, http.StatusOK, p.status, p.body)
+			var me meResponse
+			require.NoError(t, json.Unmarshal([]byte(p.body), &me))
+			assert.Equal(t, c.name, me.Provider)
+			assert.Equal(t, opSubject, me.Subject)
+			assert.Equal(t, it.op.Issuer, me.IDClaims["iss"])
+			assert.Equal(t, "customer-1@shop.example", me.IDClaims["email"])
+
+			it.clock.Advance(61 * time.Second)
+			status, now := it.me(b)
+			require.Equal(t, http.StatusOK, status)
+			assert.NotEqual(t, jti(me), jti(now), "refreshed")
+			st := it.op.stats(t)
+			assert.Equal(t, i+1, st.Grants["refresh_token"], "one refresh call")
+			assert.Zero(t, st.Reuse)
+
+			req, err := http.NewRequest(http.MethodPost, base+"/logout", nil)
+			require.NoError(t, err)
+			req.Header.Set("Accept", "text/html")
+			p = it.do(b, req)
+			m := opLogoutForm.FindStringSubmatch(p.body)
+			require.NotNil(t, m, "the provider's end-session page (%s):\n%s", p.url, p.body)
+			form := url.Values{"xsrf": {html.UnescapeString(m[2])}, "logout": {"yes"}}
+			req, err = http.NewRequest(http.MethodPost, html.UnescapeString(m[1]), strings.NewReader(form.Encode()))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Accept", "text/html")
+			p = it.do(b, req)
+			assert.Equal(t, http.StatusOK, p.status, p.body)
+			assert.Equal(t, base+"/", endpointOf(p.url), "back at the shop")
+			assert.Equal(t, i+1, it.op.stats(t).Ended, "logged out at the provider")
+			status, _ = it.me(b)
+			assert.Equal(t, http.StatusUnauthorized, status)
+		})
+	}
 }

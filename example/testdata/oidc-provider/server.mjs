@@ -266,6 +266,10 @@ server.listen(0, '127.0.0.1', () => {
   }
 
   server.on('request', (req, res) => {
+    // An issuer with a path publishes its discovery document under that
+    // path (OIDC Discovery §4); the provider itself is mounted at the root.
+    const prefix = (cfg.issuerPath || '').replace(/\/$/, '');
+    if (prefix && req.url.startsWith(`${prefix}/.well-known/`)) req.url = req.url.slice(prefix.length);
     const url = new URL(req.url, issuer);
     const path = url.pathname;
     const fail = (err) => {
