@@ -82,6 +82,17 @@
 // the requests that waited on it ([ErrInternal], 500, logged once with its
 // stack); the process keeps serving.
 //
+// # APIs: bearer mode
+//
+// Single-page and mobile clients that log in at the provider themselves
+// call an API with "Authorization: Bearer <JWT>". [Bearer.Require] (built
+// by [NewBearer] around a verifier of package verify) checks the token's
+// signature, issuer, audience, times, algorithm and type, and puts it into
+// the context as Require puts a session's login, so the same handlers and
+// [CheckScopes] serve both; it never touches a session and answers
+// refusals with RFC 6750 challenges. A third identity service needs no
+// code of its own: providers/oidc configures one from its issuer URL.
+//
 // # Security defaults
 //
 // The zero value of every [Config] field is the strict setting; opt-outs
