@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -241,7 +242,14 @@ func (g *storeGuard) bound(ctx context.Context) (context.Context, context.Cancel
 // lock takes the Locker lock named after the session; its lease outlasts
 // the store deadline, so it is held while the bounded calls run.
 func (g *storeGuard) lock(ctx context.Context, token string) (func(), error) {
-	return g.locker.Lock(ctx, "shopsso:session:"+token, 2*g.timeout)
+	return g.locker.Lock(ctx, sessionLockKey(token), 2*g.timeout)
+}
+
+// sessionLockKey names the lock of the session stored under token. The
+// token is hashed: lock stores show their keys to whoever looks.
+func sessionLockKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "shopsso/session/" + hex.EncodeToString(sum[:16])
 }
 
 func (g *storeGuard) find(ctx context.Context, token string) ([]byte, bool, error) {
