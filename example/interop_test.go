@@ -191,6 +191,7 @@ func TestInteropDeny(t *testing.T) {
 	it := newInterop(t, interopSetup{})
 	for _, provider := range []string{"istores", "multicart"} {
 		t.Run(provider, func(t *testing.T) {
+			logged := refusals(it.logs.String())
 			c := it.browser()
 			p := it.get(c, it.srv.URL+"/auth/"+provider+"/login?return_to=/me", false)
 			require.True(t, it.onProviderPage(p), "the provider asks: %s", p.url)
@@ -201,6 +202,8 @@ func TestInteropDeny(t *testing.T) {
 			status, _ := it.me(c)
 			assert.Equal(t, http.StatusUnauthorized, status)
 			assert.Zero(t, it.op.stats(t).Grants["authorization_code"], "no code exchanged")
+			assert.Contains(t, p.body, "You didn&#39;t log in", "the declined page, not an error")
+			assert.Equal(t, logged+1, refusals(it.logs.String()), "one log line")
 		})
 	}
 }
@@ -358,10 +361,23 @@ func TestInteropGrantRevoked(t *testing.T) {
 	require.Equal(t, 2, it.op.revokeGrants(t))
 	it.clock.Advance(61 * time.Second)
 
+	var wg sync.WaitGroup
+	statuses := make([]int, 10)
+	for j := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[j], _ = it.me(api)
+		}()
+	}
+	wg.Wait()
+	for j, s := range statuses {
+		assert.Equal(t, http.StatusUnauthorized, s, "API request %d: the refresh was refused", j)
+	}
 	status, _ := it.me(api)
-	assert.Equal(t, http.StatusUnauthorized, status, "API: the refresh was refused")
-	status, _ = it.me(api)
 	assert.Equal(t, http.StatusUnauthorized, status, "API: and stays logged out")
+	assert.Equal(t, 1, it.op.stats(t).Errors["refresh_token:invalid_grant"], "one refresh call for all the waiting requests")
+	assert.Equal(t, 1, refusals(it.logs.String()), "one log line for all of them:\n%s", it.logs.String())
 
 	p := it.get(browser, it.srv.URL+"/me", false)
 	require.Equal(t, "/login", p.url.Path, "the browser is asked to log in again")
