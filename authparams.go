@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -110,4 +112,37 @@ func (a *Auth) loginParams(r *http.Request) url.Values {
 		out.Set(name, v)
 	}
 	return out
+}
+
+// requestAuthParams returns a login's extra authorize parameters: those of
+// the login request's query (extra, from [Config.LoginParams]) overlaid
+// by those of [WithAuthParams] in its context, whose reserved names are
+// dropped with one log line each.
+func (a *Auth) requestAuthParams(r *http.Request, extra url.Values) url.Values {
+	fromCtx := authParamsFromContext(r.Context())
+	if len(fromCtx) == 0 {
+		return extra
+	}
+	out := make(url.Values, len(extra)+len(fromCtx))
+	for k, vs := range extra {
+		out[k] = vs
+	}
+	for _, name := range slices.Sorted(maps.Keys(fromCtx)) {
+		if name == "" || IsReservedAuthParam(name) {
+			a.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "sso: authorize parameter dropped",
+				slog.String("param", shortParam(name)), slog.String("reason", "reserved to the login protocol"))
+			continue
+		}
+		out[name] = fromCtx[name]
+	}
+	return out
+}
+
+// shortParam cuts a parameter name from application code to 64 bytes for
+// a log line (the log handler escapes it).
+func shortParam(name string) string {
+	if len(name) > 64 {
+		return name[:64]
+	}
+	return name
 }

@@ -3,6 +3,7 @@ package sso_test
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -119,4 +120,53 @@ func TestLoginDropsOverlongParam(t *testing.T) {
 	assert.False(t, h.stand.AuthorizeRequests()[0].Has("login_hint"))
 	assert.Equal(t, 1, strings.Count(h.logs.String(), "authorize parameter dropped"), h.logs.String())
 	assert.Contains(t, h.logs.String(), "param=login_hint")
+}
+
+func TestWithAuthParams(t *testing.T) {
+	h := newHarness(t, withConfig(func(c *sso.Config) {
+		c.LoginParams = []string{"login_hint", "prompt"}
+		c.DefaultProvider = multicart.Name
+	}))
+	hint := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(sso.WithAuthParams(r.Context(), url.Values{
+				"login_hint": {"ann@example.com"}, "acr_values": {"urn:mfa"}, "STATE": {"evil"}, "redirect_uri": {"https://evil.example/"},
+			})))
+		})
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/hinted-login", hint(h.auth.Login(multicart.Name)))
+	mux.Handle("/hinted-page", hint(h.auth.Require(http.HandlerFunc(h.private))))
+	srv := httptest.NewServer(h.sm.LoadAndSave(mux))
+	t.Cleanup(srv.Close)
+
+	tests := []struct {
+		name, path string
+	}{
+		{"Login, over the query's value", "/hinted-login?login_hint=bob&prompt=login"},
+		{"Require sending a browser to log in", "/hinted-page"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := h.logs.String()
+			resp := h.get(h.browser(), srv.URL+tt.path)
+			require.Equal(t, http.StatusOK, resp.StatusCode, "the login completes")
+			reqs := h.stand.AuthorizeRequests()
+			require.Len(t, reqs, i+1)
+			q := reqs[i]
+			assert.Equal(t, "ann@example.com", q.Get("login_hint"), "the application's value wins")
+			assert.Equal(t, "urn:mfa", q.Get("acr_values"))
+			assert.NotEqual(t, "evil", q.Get("state"))
+			assert.NotContains(t, q, "STATE")
+			assert.Equal(t, h.app.URL+"/auth/multicart/callback", q.Get("return"))
+			assert.NotContains(t, q, "redirect_uri")
+			if i == 0 {
+				assert.Equal(t, "login", q.Get("prompt"), "the query's other parameters stay")
+			}
+			logged := strings.TrimPrefix(h.logs.String(), before)
+			assert.Equal(t, 2, strings.Count(logged, "sso: authorize parameter dropped"), logged)
+			assert.Contains(t, logged, "param=STATE")
+			assert.Contains(t, logged, "param=redirect_uri")
+		})
+	}
 }

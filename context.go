@@ -2,6 +2,7 @@ package sso
 
 import (
 	"context"
+	"net/url"
 	"slices"
 )
 
@@ -136,4 +137,33 @@ func ProviderFromContext(ctx context.Context) (string, bool) {
 		return "", false
 	}
 	return rl.l.Provider, true
+}
+
+// authParamsKey is the context key of [WithAuthParams].
+type authParamsKey struct{}
+
+// WithAuthParams returns a copy of ctx carrying extra authorize parameters
+// (OIDC Core §3.1.2.1: login_hint, prompt, acr_values, ui_locales, ...) for
+// a login started by a request with that context: by [Auth.Login], or by
+// [Auth.Require] sending a browser to log in. It is for application code
+// that knows more than the login link does, for example a middleware that
+// sets login_hint from a remembered e-mail address:
+//
+//	next.ServeHTTP(w, r.WithContext(sso.WithAuthParams(r.Context(), url.Values{"login_hint": {email}})))
+//
+// They override [Config.LoginParams] values and a provider's configured
+// parameters of the same name. Names reserved to the protocol
+// ([IsReservedAuthParam]) are dropped, each with one log line.
+func WithAuthParams(ctx context.Context, params url.Values) context.Context {
+	cp := make(url.Values, len(params))
+	for k, vs := range params {
+		cp[k] = slices.Clone(vs)
+	}
+	return context.WithValue(ctx, authParamsKey{}, cp)
+}
+
+// authParamsFromContext returns the parameters of [WithAuthParams].
+func authParamsFromContext(ctx context.Context) url.Values {
+	v, _ := ctx.Value(authParamsKey{}).(url.Values)
+	return v
 }

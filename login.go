@@ -61,7 +61,7 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, p Provider, re
 		State:         pd.State,
 		CodeChallenge: oauth2.S256ChallengeFromVerifier(pd.Verifier),
 		Nonce:         pd.Nonce,
-		Extra:         extra,
+		Extra:         a.requestAuthParams(r, extra),
 	})
 	noStore(w)
 	http.Redirect(w, r, target, http.StatusFound)
