@@ -252,6 +252,9 @@ func New(cfg Config) (*Auth, error) {
 	a.cfg = cfg
 	sm.Store = newStoreGuard(sm, cfg.StoreTimeout, cfg.Locker, cfg.Logger, cfg.Now)
 	sm.ErrorFunc = a.sessionErrorFunc(sm.ErrorFunc)
+	if _, wrapped := sm.Codec.(safeCodec); !wrapped {
+		sm.Codec = safeCodec{Codec: sm.Codec, a: a}
+	}
 	return a, nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"golang.org/x/oauth2"
 
+	"github.com/shopsso/sso/oauthhttp"
 	"github.com/shopsso/sso/sessioncodec"
 	"github.com/shopsso/sso/ssotest"
 	"github.com/shopsso/sso/verify"
@@ -96,7 +97,7 @@ func newBenchProvider(stand *ssotest.Server, transport http.RoundTripper) *bench
 	p := &benchProvider{
 		ep:       ep,
 		redirect: "http://app.test/auth/multicart/callback",
-		client:   TokenHTTPClient(&http.Client{Transport: transport}),
+		client:   oauthhttp.TokenClient(&http.Client{Transport: transport}),
 	}
 	p.oauth = oauth2.Config{
 		ClientID:    ep.Client.ID,

@@ -31,7 +31,7 @@ func (a *Auth) Callback(provider string) http.Handler {
 			a.report(w, r, provider, ErrMethod)
 			return
 		}
-		if err := a.complete(w, r, p); err != nil {
+		if err := a.safeComplete(w, r, p); err != nil {
 			a.report(w, r, provider, err)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/shopsso/sso/oauthhttp"
 	"github.com/shopsso/sso/verify"
 )
 
@@ -37,8 +38,9 @@ var (
 	// ErrProviderUnavailable: the provider could not be reached, was too
 	// slow, answered 5xx, or answered something that is not a token response.
 	ErrProviderUnavailable = errors.New("sso: provider unavailable")
-	// ErrResponseTooLarge: a token response exceeded [MaxTokenResponseBytes].
-	ErrResponseTooLarge = errors.New("sso: token response too large")
+	// ErrResponseTooLarge: a token response exceeded
+	// [oauthhttp.MaxResponseBytes]. It is [oauthhttp.ErrResponseTooLarge].
+	ErrResponseTooLarge = oauthhttp.ErrResponseTooLarge
 	// ErrIDToken: the ID token is missing or fails a check (OIDC Core §3.1.3.7).
 	ErrIDToken = errors.New("sso: ID token rejected")
 	// ErrLoginRejected: [Config.OnLogin] refused the login.

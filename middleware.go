@@ -1,12 +1,9 @@
 package sso
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strings"
 )
 
@@ -80,19 +77,4 @@ func (a *Auth) Identify(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// safeCurrentLogin is [Auth.currentLogin] with a panic of the store or the
-// codec (removing or destroying a session) turned into this request's
-// failure ([ErrInternal], logged with its stack). Panics of the handler
-// Require guards are not caught: they are the application's.
-func (a *Auth) safeCurrentLogin(ctx context.Context) (l login, provider string, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fail(ErrInternal, "panic while reading the login", fmt.Errorf("%v", v))
-			a.logPanic(ctx, provider, err, debug.Stack())
-			l, err = login{}, logged{err}
-		}
-	}()
-	return a.currentLogin(ctx)
 }

@@ -263,15 +263,6 @@ func (a *Auth) safeRefresh(ctx context.Context, sessionToken string, p Provider,
 	return res
 }
 
-// logPanic logs a recovered panic with its stack and tells OnError.
-func (a *Auth) logPanic(ctx context.Context, provider string, err error, stack []byte) {
-	a.cfg.Logger.LogAttrs(ctx, slog.LevelError, "sso: request refused",
-		slog.String("reason", err.Error()), slog.String("provider", provider), slog.String("stack", string(stack)))
-	if a.cfg.OnError != nil {
-		a.cfg.OnError(ctx, err)
-	}
-}
-
 // refreshLockKey names the lock of a session's refresh. The session token
 // is hashed: lock stores show their keys to whoever looks.
 func refreshLockKey(sessionToken string) string {

@@ -303,64 +303,134 @@ func (p panickyProvider) Refresh(ctx context.Context, rt string) (*oauth2.Token,
 	return p.Provider.Refresh(ctx, rt)
 }
 
-// TestRefreshPanicFailsOneRequest: a panic in a hook, the store, the codec
-// or the provider during a refresh fails the requests waiting on it with
-// 500, is logged once with its stack, and the server keeps serving; once
-// the cause is gone the customer's login refreshes normally.
+// TestRefreshPanicFailsOneRequest: a panic in a hook or the provider
+// during a refresh fails the requests waiting on it with 500, logged once
+// with its stack; a panicking codec is a codec error (the refreshed token
+// is still served, from memory). (A panicking store is a store that is
+// down: the store guard's tests, and TestCallbackPanicFailsOneRequest.)
+// In every case the server keeps serving, and once the cause
+// is gone the customer's login refreshes normally.
 func TestRefreshPanicFailsOneRequest(t *testing.T) {
 	tests := []struct {
-		name  string
-		setup func(h *harness, armed *atomic.Bool)
-		opts  func(armed *atomic.Bool) []harnessOption
+		name       string
+		opts       func(armed *atomic.Bool) harnessOption
+		wantStatus int
+		wantLog    string
 	}{
-		{name: "OnRefresh hook", opts: func(armed *atomic.Bool) []harnessOption {
-			return []harnessOption{withConfig(func(cfg *sso.Config) {
+		{name: "OnRefresh hook", opts: func(armed *atomic.Bool) harnessOption {
+			return withConfig(func(cfg *sso.Config) {
 				cfg.OnRefresh = func(context.Context, sso.LoginInfo) {
 					if armed.Load() {
 						panic("hook exploded")
 					}
 				}
-			})}
-		}},
-		{name: "provider", opts: func(armed *atomic.Bool) []harnessOption {
-			return []harnessOption{withMulticart(func(p *multicart.Provider) sso.Provider { return panickyProvider{p, armed} })}
-		}},
-		{name: "store", setup: func(h *harness, armed *atomic.Bool) { h.sm.Store = panicStore{h.sm.Store, armed} }},
-		{name: "codec", setup: func(h *harness, armed *atomic.Bool) { h.sm.Codec = panicCodec{h.sm.Codec, armed} }},
+			})
+		}, wantStatus: http.StatusInternalServerError, wantLog: "panic during refresh"},
+		{name: "provider", opts: func(armed *atomic.Bool) harnessOption {
+			return withMulticart(func(p *multicart.Provider) sso.Provider { return panickyProvider{p, armed} })
+		}, wantStatus: http.StatusInternalServerError, wantLog: "panic during refresh"},
+		{name: "codec", opts: func(armed *atomic.Bool) harnessOption {
+			return withSessions(func(sm *scs.SessionManager) { sm.Codec = panicCodec{sm.Codec, armed} })
+		}, wantStatus: http.StatusOK, wantLog: "panic in the session codec"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			armed := new(atomic.Bool)
-			var opts []harnessOption
-			if tt.opts != nil {
-				opts = tt.opts(armed)
-			}
-			h := newHarness(t, opts...)
-			if tt.setup != nil {
-				tt.setup(h, armed)
-			}
+			h := newHarness(t, tt.opts(armed))
 			c := h.login(multicart.Name)
 			h.currentToken(c)
 			h.clock.Advance(61 * time.Minute)
 
 			armed.Store(true)
-			status, _ := getOn(t, c, h.app.URL, "/private")
-			assert.Equal(t, http.StatusInternalServerError, status)
-			logs := h.logs.String()
-			assert.Equal(t, 1, strings.Count(logs, "panic during refresh"), logs)
-			assert.Contains(t, logs, "stack=", "the panic is logged with its stack")
+			status, body := getOn(t, c, h.app.URL, "/private")
 			armed.Store(false)
+			logs := h.logs.String()
+			assert.Equal(t, tt.wantStatus, status, body)
+			assert.Equal(t, 1, strings.Count(logs, tt.wantLog), logs)
+			if strings.HasPrefix(tt.wantLog, "panic") {
+				assert.Contains(t, logs, "stack=", "the panic is logged with its stack")
+			}
 
 			// The server keeps serving: other pages, other customers.
 			status, _ = getOn(t, h.browser(), h.app.URL, "/")
 			assert.Equal(t, http.StatusOK, status)
-			other := h.login(multicart.Name)
-			h.currentToken(other)
+			h.currentToken(h.login(multicart.Name))
 
 			h.clock.Advance(time.Second) // past the backoff
-			status, body := getOn(t, c, h.app.URL, "/private")
+			status, body = getOn(t, c, h.app.URL, "/private")
 			assert.Equal(t, http.StatusOK, status, body)
+		})
+	}
+}
+
+// exchangePanics panics in Exchange while armed.
+type exchangePanics struct {
+	*multicart.Provider
+	armed *atomic.Bool
+}
+
+func (p exchangePanics) Exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error) {
+	if p.armed.Load() {
+		panic("provider exploded")
+	}
+	return p.Provider.Exchange(ctx, code, verifier)
+}
+
+// TestCallbackPanicFailsOneRequest: a panic in OnLogin or the provider
+// while a callback completes a login answers that callback 500, logged
+// with its stack; a panicking store is a store that is down (503, nothing
+// stored) and a panicking codec fails the callback (500, logged with its
+// stack). The server keeps serving, logins included.
+func TestCallbackPanicFailsOneRequest(t *testing.T) {
+	tests := []struct {
+		name       string
+		opts       func(armed *atomic.Bool) harnessOption
+		wantStatus int
+		wantLog    string
+	}{
+		{name: "OnLogin hook", opts: func(armed *atomic.Bool) harnessOption {
+			return withConfig(func(cfg *sso.Config) {
+				cfg.OnLogin = func(context.Context, sso.LoginInfo) error {
+					if armed.Load() {
+						panic("hook exploded")
+					}
+					return nil
+				}
+			})
+		}, wantStatus: http.StatusInternalServerError, wantLog: "panic during the callback"},
+		{name: "provider", opts: func(armed *atomic.Bool) harnessOption {
+			return withMulticart(func(p *multicart.Provider) sso.Provider { return exchangePanics{p, armed} })
+		}, wantStatus: http.StatusInternalServerError, wantLog: "panic during the callback"},
+		{name: "store", opts: func(armed *atomic.Bool) harnessOption {
+			return withSessions(func(sm *scs.SessionManager) { sm.Store = panicStore{sm.Store, armed} })
+		}, wantStatus: http.StatusServiceUnavailable, wantLog: "session store unavailable"},
+		{name: "codec", opts: func(armed *atomic.Bool) harnessOption {
+			return withSessions(func(sm *scs.SessionManager) { sm.Codec = panicCodec{sm.Codec, armed} })
+		}, wantStatus: http.StatusInternalServerError, wantLog: "panic in the session codec"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			armed := new(atomic.Bool)
+			h := newHarness(t, tt.opts(armed))
+			c := h.browser()
+			cb := h.startLogin(c, multicart.Name, "/private")
+			armed.Store(true)
+			resp := h.get(noFollow(c), cb.String())
+			armed.Store(false)
+			assert.Equal(t, tt.wantStatus, resp.StatusCode)
+			logs := h.logs.String()
+			assert.Contains(t, logs, tt.wantLog)
+			if strings.HasPrefix(tt.wantLog, "panic") {
+				assert.Contains(t, logs, "stack=", "the panic is logged with its stack")
+			}
+			assertLoggedOut(t, h, c)
+
+			// The server keeps serving, logins included.
+			status, _ := getOn(t, h.browser(), h.app.URL, "/")
+			assert.Equal(t, http.StatusOK, status)
+			h.currentToken(h.login(multicart.Name))
 		})
 	}
 }

@@ -25,6 +25,7 @@ import (
 
 	sso "github.com/shopsso/sso"
 	"github.com/shopsso/sso/internal/query"
+	"github.com/shopsso/sso/oauthhttp"
 )
 
 // Name is the provider's name in sessions, logs and routes.
@@ -81,7 +82,7 @@ type Config struct {
 	// AuthURL and TokenURL override the endpoints (tests, staging). Zero:
 	// [AuthURL], [TokenURL].
 	AuthURL, TokenURL string
-	// HTTPClient makes token calls; it is made safe by [sso.TokenHTTPClient]
+	// HTTPClient makes token calls; it is made safe by [oauthhttp.TokenClient]
 	// (no redirects, time-boxed, size-capped). Zero: http.DefaultClient's
 	// settings.
 	HTTPClient *http.Client
@@ -129,7 +130,7 @@ func New(cfg Config) (*Provider, error) {
 			RedirectURL:  cfg.RedirectURL,
 			Endpoint:     oauth2.Endpoint{AuthURL: cfg.AuthURL, TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
 		},
-		client: sso.TokenHTTPClient(cfg.HTTPClient),
+		client: oauthhttp.TokenClient(cfg.HTTPClient),
 	}, nil
 }
 

@@ -42,6 +42,7 @@ import (
 	sso "github.com/shopsso/sso"
 	"github.com/shopsso/sso/internal/query"
 	"github.com/shopsso/sso/internal/secureurl"
+	"github.com/shopsso/sso/oauthhttp"
 	"github.com/shopsso/sso/verify"
 )
 
@@ -141,7 +142,7 @@ type Config struct {
 	// end_session_endpoint; without one, logout stays local.
 	EndSessionURL string
 	// HTTPClient makes token, JWKS and discovery calls, made safe by
-	// [sso.TokenHTTPClient]. Zero: http.DefaultClient's settings.
+	// [oauthhttp.TokenClient]. Zero: http.DefaultClient's settings.
 	HTTPClient *http.Client
 	// Now is the clock for ID-token checks and service-token caching.
 	// Zero: time.Now.
@@ -218,7 +219,7 @@ func New(cfg Config) (*Provider, error) {
 			RedirectURL: cfg.RedirectURL,
 			Endpoint:    oauth2.Endpoint{AuthURL: cfg.AuthURL, TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
 		},
-		client: sso.TokenHTTPClient(cfg.HTTPClient),
+		client: oauthhttp.TokenClient(cfg.HTTPClient),
 	}
 	vc := verify.Config{
 		Issuer:            cfg.Issuer,
@@ -385,14 +386,14 @@ func (p *Provider) ServiceTokenSource(scopes ...string) (oauth2.TokenSource, err
 		Scopes:       scopes,
 		AuthStyle:    oauth2.AuthStyleInParams,
 	}
-	return sso.CachedTokenSource(ccSource{cc: cc, ctx: p.ctx(context.Background())}, time.Minute, p.cfg.Now), nil
+	return oauthhttp.CachedTokenSource(ccSource{cc: cc, ctx: p.ctx(context.Background())}, time.Minute, p.cfg.Now), nil
 }
 
 // ServiceClient returns an [http.Client] that sends the service token from
 // src (see [Provider.ServiceTokenSource]) on every request.
-// Redirects are followed only within the same origin ([sso.BearerClient]).
+// Redirects are followed only within the same origin ([oauthhttp.BearerClient]).
 func ServiceClient(src oauth2.TokenSource) *http.Client {
-	return sso.BearerClient(src)
+	return oauthhttp.BearerClient(src)
 }
 
 // ccSource fetches a new client-credentials token on every call; the cache

@@ -38,6 +38,7 @@ import (
 	sso "github.com/shopsso/sso"
 	"github.com/shopsso/sso/internal/query"
 	"github.com/shopsso/sso/internal/secureurl"
+	"github.com/shopsso/sso/oauthhttp"
 	"github.com/shopsso/sso/verify"
 )
 
@@ -96,7 +97,7 @@ type Config struct {
 	// IDTokenAlgorithms allowed. Zero: [verify.DefaultAlgorithms].
 	IDTokenAlgorithms []string
 	// HTTPClient makes discovery, key-set and token calls; token calls
-	// are made safe by [sso.TokenHTTPClient]. Zero: http.DefaultClient's
+	// are made safe by [oauthhttp.TokenClient]. Zero: http.DefaultClient's
 	// settings.
 	HTTPClient *http.Client
 	// InsecureAllowHTTP allows plain-http issuer and endpoint URLs on
@@ -217,7 +218,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 			Scopes:       cfg.Scopes,
 			Endpoint:     oauth2.Endpoint{AuthURL: md.AuthorizationEndpoint, TokenURL: md.TokenEndpoint, AuthStyle: style},
 		},
-		client:     sso.TokenHTTPClient(cfg.HTTPClient),
+		client:     oauthhttp.TokenClient(cfg.HTTPClient),
 		discovery:  d,
 		idVerifier: idv,
 		metadata:   *md,
