@@ -187,6 +187,8 @@ func (a *Auth) sessionErrorFunc(prev func(http.ResponseWriter, *http.Request, er
 	return func(w http.ResponseWriter, r *http.Request, err error) {
 		switch {
 		case errors.Is(err, ErrSessionEnded):
+			a.cfg.Logger.LogAttrs(r.Context(), slog.LevelInfo, "sso: save refused",
+				slog.String("reason", "the session was logged out while this request ran"))
 			if a.cfg.OnError != nil {
 				a.cfg.OnError(r.Context(), err)
 			}

@@ -115,6 +115,7 @@ func TestLogoutIsDurable(t *testing.T) {
 			for _, ck := range res.cookies {
 				require.False(t, ck.Name == "session" && ck.Value != "", "the stale response sets a session cookie again: %v", ck)
 			}
+			require.Equal(t, 1, strings.Count(h.logs.String(), `msg="sso: save refused"`), h.logs.String())
 
 			// The old cookie is worth nothing, on both instances.
 			for _, base := range []string{h.app.URL, stale.URL} {
@@ -406,4 +407,24 @@ func TestSessionErrorFuncKeepsOtherErrors(t *testing.T) {
 	require.Equal(t, http.StatusTeapot, resp.StatusCode)
 	require.Error(t, got)
 	require.NotErrorIs(t, got, sso.ErrStoreUnavailable)
+}
+
+// brokenStore panics on every call, as a broken store driver might.
+type brokenStore struct{}
+
+func (brokenStore) Find(string) ([]byte, bool, error)      { panic("store driver bug") }
+func (brokenStore) Commit(string, []byte, time.Time) error { panic("store driver bug") }
+func (brokenStore) Delete(string) error                    { panic("store driver bug") }
+
+// TestStorePanics: a store (without a context) that panics fails the
+// request with 503, like a store that is down; the server keeps serving.
+func TestStorePanics(t *testing.T) {
+	h := newHarness(t,
+		withConfig(func(c *sso.Config) { c.StoreTimeout = storeTimeout }),
+		withSessions(func(sm *scs.SessionManager) { sm.Store = brokenStore{} }))
+	for range 2 {
+		resp := h.get(noFollow(h.browser()), "/auth/istores/login?return_to=/private")
+		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	}
+	require.Equal(t, 1, storeLines(h), h.logs.String())
 }
