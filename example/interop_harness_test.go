@@ -421,7 +421,7 @@ var opFormAction = regexp.MustCompile(`<form method="post" action="(/interaction
 
 // onProviderPage reports whether p is the provider's login-and-consent page.
 func (it *interop) onProviderPage(p page) bool {
-	return strings.HasPrefix(p.url.String(), it.op.URL) && opFormAction.MatchString(p.body)
+	return opFormAction.MatchString(p.body) // at the provider, or at a proxy in front of it
 }
 
 // decide answers the provider's page p as the customer does (decision
@@ -434,7 +434,7 @@ func (it *interop) decide(c *http.Client, p page, decision string) page {
 		it.t.Fatalf("not the provider's interaction page (%s, %d):\n%s", p.url, p.status, p.body)
 	}
 	form := url.Values{"login": {opSubject}, "decision": {decision}}
-	req, err := http.NewRequest(http.MethodPost, it.op.URL+m[1], strings.NewReader(form.Encode()))
+	req, err := http.NewRequest(http.MethodPost, p.url.Scheme+"://"+p.url.Host+m[1], strings.NewReader(form.Encode()))
 	if err != nil {
 		it.t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"strings"
@@ -751,4 +752,37 @@ func TestInteropGenericOIDCProvider(t *testing.T) {
 			assert.Equal(t, http.StatusUnauthorized, status)
 		})
 	}
+}
+
+// TestInteropRefusesAnotherIssuer (mix-up): with no issuer configured, an
+// ID token is accepted only from an issuer the identity service itself
+// names (discovery under its URL) or, failing that, one on its token
+// endpoint's origin. Here the service's URL is a proxy in front of another
+// provider: that provider's discovery document names itself, not the
+// service, so it does not count, and its ID tokens — validly signed, from
+// the configured token endpoint — are refused, with one log line naming
+// the check, what was expected and what came.
+func TestInteropRefusesAnotherIssuer(t *testing.T) {
+	t.Parallel()
+	var front *httptest.Server
+	it := newInterop(t, interopSetup{env: func(_ string, op *interopProvider, env map[string]string) {
+		target, err := url.Parse(op.URL)
+		require.NoError(t, err)
+		front = httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+		t.Cleanup(front.Close)
+		env["MULTICART_AUTH_URL"] = front.URL + "/"
+		env["MULTICART_TOKEN_URL"] = front.URL + "/api/connect/token"
+	}})
+	c := it.browser()
+	p := it.approveAll(c, it.get(c, it.srv.URL+"/auth/multicart/login?return_to=/me", false))
+	assert.Equal(t, "/auth/multicart/callback", p.url.Path)
+	assert.GreaterOrEqual(t, p.status, 400, "the login is refused")
+	status, _ := it.me(c)
+	assert.Equal(t, http.StatusUnauthorized, status, "nobody is logged in")
+	assert.Equal(t, 1, it.op.stats(t).Grants["authorization_code"], "the code was exchanged through the front")
+	logs := it.logs.String()
+	assert.Equal(t, 1, refusals(logs), "one log line:\n%s", logs)
+	assert.Contains(t, logs, "check=iss")
+	assert.Contains(t, logs, "got="+it.op.Issuer, "the issuer received")
+	assert.Contains(t, logs, front.URL, "and what was expected")
 }
