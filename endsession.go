@@ -117,10 +117,10 @@ func parseLogoutRecord(s string) (provider, state string, started time.Time, err
 // this browser's logout sent (single use, compared in constant time, no
 // older than [Config.StateTTL]) and redirects (303) to
 // [Config.AfterLogoutPath]. A return without that state — forged,
-// replayed, or from a logout this browser did not start — is refused
-// (400, [ErrStateMissing] or [ErrStateMismatch]); the customer is logged
-// out of the app either way, since [Auth.Logout] ended the session before
-// it left.
+// replayed, late, or from a logout this browser did not start — is
+// refused (400, [ErrStateMissing], [ErrStateMismatch] or
+// [ErrStateExpired]); the customer is logged out of the app either way,
+// since [Auth.Logout] ended the session before it left.
 func (a *Auth) LogoutCallback() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		noStore(w)
