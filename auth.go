@@ -20,6 +20,8 @@ const (
 	DefaultMaxPending    = 5
 	DefaultRefreshMargin = time.Minute
 	DefaultRealm         = "shopsso"
+	// DefaultMaxTokenLifetime is [Config.MaxTokenLifetime]'s zero value.
+	DefaultMaxTokenLifetime = time.Hour
 )
 
 // Config configures an [Auth]. Sessions and Providers are required; every
@@ -75,6 +77,12 @@ type Config struct {
 	// short-lived token is not refreshed on every request. Zero: 1 minute.
 	RefreshMargin time.Duration
 
+	// MaxTokenLifetime is how long a login lasts when the token response
+	// says nothing usable about it: no expires_in (or one ≤ 0 or over a
+	// year) and an access token that is not a JWT with "exp". A login
+	// never lasts forever. Zero: [DefaultMaxTokenLifetime] (1 hour).
+	MaxTokenLifetime time.Duration
+
 	// Realm is the realm of the WWW-Authenticate challenge sent with 401
 	// answers. Zero: "shopsso".
 	Realm string
@@ -128,7 +136,9 @@ type Config struct {
 	// [NewLocalLocker], which is enough for one app instance; instances
 	// sharing a session store need a Locker in a shared store (modules
 	// redislock, pglock), else two of them may spend the same refresh token
-	// and a provider that detects reuse revokes the whole grant.
+	// and a provider that detects reuse revokes the whole grant. The
+	// callback takes it too, around consuming a pending login, so that one
+	// callback completes once however many instances receive copies of it.
 	Locker Locker
 
 	// MaxRefreshes bounds the provider refresh calls this Auth makes at
@@ -163,6 +173,8 @@ type Auth struct {
 	defaultP  Provider            // where Require sends browsers without LoginPath
 	challenge string              // the WWW-Authenticate value of a 401
 
+	crossOrigin *http.CrossOriginProtection // Logout's check
+
 	flights flights
 	slots   chan struct{} // one per provider refresh call under way
 	rotated rotatedTokens
@@ -178,6 +190,9 @@ func New(cfg Config) (*Auth, error) {
 		return nil, errors.New("sso: the session cookie must be HttpOnly")
 	case sm.Cookie.SameSite == http.SameSiteNoneMode:
 		return nil, errors.New("sso: the session cookie must not be SameSite=None")
+	case sm.Cookie.SameSite == http.SameSiteStrictMode:
+		return nil, errors.New("sso: the session cookie must not be SameSite=Strict: the browser would not send it " +
+			"on the return from the provider, and no login could complete; use SameSite=Lax (scs's default)")
 	case !sm.Cookie.Secure && !cfg.InsecureCookie:
 		return nil, errors.New("sso: the session cookie must be Secure (set Config.InsecureCookie for plain-http development)")
 	case len(cfg.Providers) == 0:
@@ -222,6 +237,10 @@ func New(cfg Config) (*Auth, error) {
 	}
 	if cfg.RefreshMargin <= 0 {
 		cfg.RefreshMargin = DefaultRefreshMargin
+	}
+	a.crossOrigin = http.NewCrossOriginProtection()
+	if cfg.MaxTokenLifetime <= 0 {
+		cfg.MaxTokenLifetime = DefaultMaxTokenLifetime
 	}
 	if cfg.Realm == "" {
 		cfg.Realm = DefaultRealm

@@ -30,6 +30,21 @@ var (
 	// (the callback's error=access_denied, RFC 6749 §4.1.2.1). Nothing went
 	// wrong; the error page says so.
 	ErrAccessDenied = errors.New("sso: the customer declined the login")
+	// ErrNoPendingLogin: a callback came for a browser whose session holds
+	// no login in progress at all, typically because the session cookie
+	// did not come back (the login started on another host, scheme or
+	// port than the redirect URL). It also matches [ErrStateMismatch].
+	ErrNoPendingLogin = errors.New("sso: callback for a browser with no login in progress")
+	// ErrCallbackSyntax: the callback's query is malformed: it does not
+	// parse, repeats a parameter, or has a state or code over
+	// [MaxStateLength] or [MaxCodeLength].
+	ErrCallbackSyntax = errors.New("sso: malformed callback")
+	// ErrAuthorization: the provider answered the login with an error other
+	// than access_denied; a [*ProviderError] in the chain has its fields.
+	ErrAuthorization = errors.New("sso: the provider refused the login")
+	// ErrSessionNotLoaded: a handler of this package runs outside the
+	// session manager's LoadAndSave, so it has no session to work with.
+	ErrSessionNotLoaded = errors.New("sso: handler not inside the session manager's LoadAndSave")
 	// ErrCodeMissing: the callback has a valid state but no code.
 	ErrCodeMissing = errors.New("sso: callback has no code")
 	// ErrExchange: the provider refused the token request (for example
@@ -41,6 +56,9 @@ var (
 	// ErrResponseTooLarge: a token response exceeded
 	// [oauthhttp.MaxResponseBytes]. It is [oauthhttp.ErrResponseTooLarge].
 	ErrResponseTooLarge = oauthhttp.ErrResponseTooLarge
+	// ErrTokenResponse: the provider's token response cannot be used: its
+	// token_type is not Bearer, or its access token has already expired.
+	ErrTokenResponse = errors.New("sso: token response refused")
 	// ErrIDToken: the ID token is missing or fails a check (OIDC Core §3.1.3.7).
 	ErrIDToken = errors.New("sso: ID token rejected")
 	// ErrLoginRejected: [Config.OnLogin] refused the login.
@@ -74,7 +92,7 @@ var (
 // the callback (RFC 6749 §4.1.2.1) or from the token endpoint (§5.2). Its
 // Error method prints only the provider name and a well-formed error code;
 // Description and URI are the provider's own text and are never written to
-// responses or logs by this package.
+// responses; a callback's Description is logged escaped and cut to 200 bytes.
 type ProviderError struct {
 	Provider    string
 	Code        string // e.g. "access_denied", "invalid_grant"

@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
@@ -27,6 +28,10 @@ func (a *Auth) Login(provider string) http.Handler {
 			a.report(w, r, provider, ErrMethod)
 			return
 		}
+		if err := a.sessionLoaded(r.Context()); err != nil {
+			a.report(w, r, provider, err)
+			return
+		}
 		a.startLogin(w, r, p, returnTarget(r.URL.Query().Get("return_to")), a.loginParams(r))
 	})
 }
@@ -44,11 +49,11 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, p Provider, re
 		Created:  now,
 	}
 	ctx := r.Context()
-	list := a.livePending(a.pendingLogins(r), now)
+	list := a.livePending(a.pendingLogins(ctx), now)
 	if len(list) >= a.cfg.MaxPending {
 		list = list[len(list)-a.cfg.MaxPending+1:] // drop the oldest
 	}
-	a.cfg.Sessions.Put(ctx, pendingKey, append(list, pd))
+	a.putPending(ctx, append(list, pd))
 	// Store the pending login now, so that a store that is down refuses
 	// the login here (503) instead of after the redirect has been written.
 	// (LoadAndSave writes the same session again when the response starts.)
@@ -67,10 +72,19 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, p Provider, re
 	http.Redirect(w, r, target, http.StatusFound)
 }
 
-// pendingLogins returns a copy of the session's pending logins.
-func (a *Auth) pendingLogins(r *http.Request) []pending {
-	list, _ := a.cfg.Sessions.Get(r.Context(), pendingKey).([]pending)
+// pendingLogins returns a copy of the pending logins of the session in ctx.
+func (a *Auth) pendingLogins(ctx context.Context) []pending {
+	list, _ := a.cfg.Sessions.Get(ctx, pendingKey).([]pending)
 	return append([]pending(nil), list...)
+}
+
+// putPending replaces the pending logins of the session in ctx.
+func (a *Auth) putPending(ctx context.Context, list []pending) {
+	if len(list) == 0 {
+		a.cfg.Sessions.Remove(ctx, pendingKey)
+		return
+	}
+	a.cfg.Sessions.Put(ctx, pendingKey, list)
 }
 
 // livePending drops pending logins older than the state lifetime.

@@ -12,8 +12,13 @@ import (
 // sharing the [Config.Locker]) cannot save its copy back, nor set the old
 // cookie again (see [ErrSessionEnded]). It accepts POST only — a GET that
 // logs out can be triggered by any image tag on any site — and refuses
-// requests a browser marks as cross-site (Sec-Fetch-Site). Browsers are
-// redirected (303) to [Config.AfterLogoutPath]; API clients get 204.
+// cross-origin requests by the rules of [http.CrossOriginProtection]: a
+// Sec-Fetch-Site other than same-origin or none (so same-site and
+// cross-site are refused), or, from browsers that send no Sec-Fetch-Site,
+// an Origin whose host is not the request's (Origin: null included).
+// Requests with neither header (not from a browser) are let through.
+// Browsers are redirected (303) to [Config.AfterLogoutPath]; API clients
+// get 204.
 //
 // Logout at the provider too (OpenID Connect RP-Initiated Logout) is
 // opt-in per provider: when the login's provider is an [EndSessioner]
@@ -33,8 +38,12 @@ func (a *Auth) logout(w http.ResponseWriter, r *http.Request) {
 		a.report(w, r, "", ErrMethod)
 		return
 	}
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		a.report(w, r, "", ErrCrossSite)
+	if err := a.sessionLoaded(r.Context()); err != nil {
+		a.report(w, r, "", err)
+		return
+	}
+	if err := a.crossOrigin.Check(r); err != nil {
+		a.report(w, r, "", crossOriginFailure(r))
 		return
 	}
 	ctx := r.Context()
@@ -54,4 +63,15 @@ func (a *Auth) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// crossOriginFailure names the header that made a request cross-origin.
+func crossOriginFailure(r *http.Request) error {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return fail(ErrCrossSite, "Sec-Fetch-Site is "+paramForLog(site), nil)
+	}
+	if r.Header.Get("Origin") == "null" {
+		return fail(ErrCrossSite, "Origin is null", nil)
+	}
+	return fail(ErrCrossSite, "Origin does not match Host", nil)
 }

@@ -21,6 +21,10 @@ import (
 // WWW-Authenticate challenge and a JSON body, never a redirect.
 func (a *Auth) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.sessionLoaded(r.Context()); err != nil {
+			a.report(w, r, "", err)
+			return
+		}
 		l, provider, err := a.safeCurrentLogin(r.Context())
 		switch {
 		case err == nil:
@@ -72,6 +76,10 @@ func (a *Auth) loginRequired(w http.ResponseWriter, r *http.Request, previous st
 // pages that show who is logged in without asking anyone to log in.
 func (a *Auth) Identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.sessionLoaded(r.Context()); err != nil {
+			a.report(w, r, "", err)
+			return
+		}
 		if l, _, err := a.safeCurrentLogin(r.Context()); err == nil {
 			r = r.WithContext(withAuthLogin(r.Context(), a, l))
 		}

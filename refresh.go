@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -124,6 +125,11 @@ func (a *Auth) currentLogin(ctx context.Context) (l login, provider string, err 
 	l, ok := loadLogin(ctx, a.cfg.Sessions)
 	if !ok {
 		return login{}, "", ErrLoginRequired
+	}
+	if l.Expiry.IsZero() {
+		// Stored before every login had an expiry: it lasts no longer
+		// than one without a stated lifetime does now.
+		l.Expiry = l.Obtained.Add(a.cfg.MaxTokenLifetime)
 	}
 	p, ok := a.providers[l.Provider]
 	if !ok {
@@ -379,7 +385,11 @@ func (a *Auth) callProvider(ctx context.Context, sessionToken string, p Provider
 	tok, err := rf.Refresh(ctx, cur.RefreshToken)
 	<-a.slots
 	if err == nil {
-		return loginFromToken(p, tok, a.cfg.Now(), &cur), nil
+		nl, err := loginFromToken(p, tok, a.cfg.Now(), a.cfg.MaxTokenLifetime, &cur)
+		if err != nil {
+			return login{}, a.refuse(ctx, sessionToken, fail(ErrRefresh, strings.TrimPrefix(err.Error(), "sso: "), err))
+		}
+		return nl, nil
 	}
 	cerr := classifyTokenError(p.Name(), err)
 	if !errors.Is(cerr, ErrExchange) {

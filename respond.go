@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -132,7 +133,11 @@ func describe(err error) answer {
 		return answer{status: status, code: "provider_unavailable",
 			title:   "The login service isn't answering",
 			message: "We couldn't reach the service you log in with. Please try again in a moment.", retry: true}
-	case errors.Is(err, ErrSession), errors.Is(err, ErrInternal):
+	case errors.Is(err, ErrTokenResponse):
+		return answer{status: http.StatusBadGateway, code: "provider_error",
+			title:   "The login service sent an answer we can't use",
+			message: "Please try again later.", retry: true}
+	case errors.Is(err, ErrSession), errors.Is(err, ErrInternal), errors.Is(err, ErrSessionNotLoaded):
 		return answer{status: http.StatusInternalServerError, code: "server_error",
 			title:   "Something went wrong on our side",
 			message: "Please try again in a moment.", retry: true}
@@ -225,12 +230,34 @@ func (a *Auth) logFailure(ctx context.Context, provider string, err error) {
 		attrs = append(attrs, slog.String("provider", provider))
 	}
 	attrs = append(attrs, failureAttrs(err)...)
+	var pe *ProviderError
+	if (errors.Is(err, ErrAccessDenied) || errors.Is(err, ErrAuthorization)) && errors.As(err, &pe) && pe.Description != "" {
+		attrs = append(attrs, slog.String("provider_description", logSafe(pe.Description, maxDescriptionLog)))
+	}
 	level := slog.LevelWarn
-	if errors.Is(err, ErrProviderUnavailable) || errors.Is(err, ErrSession) {
+	if errors.Is(err, ErrProviderUnavailable) || errors.Is(err, ErrSession) || errors.Is(err, ErrSessionNotLoaded) {
 		level = slog.LevelError
 	}
 	a.cfg.Logger.LogAttrs(ctx, level, "sso: request refused", attrs...)
 	if a.cfg.OnError != nil {
 		a.cfg.OnError(ctx, err)
 	}
+}
+
+// maxDescriptionLog caps a provider's error_description in the log.
+const maxDescriptionLog = 200
+
+// logSafe returns s with everything but printable ASCII escaped (Go
+// syntax, without the quotes), cut to at most max bytes: a provider's
+// free text, fit for a log line and nothing else.
+func logSafe(s string, max int) string {
+	if len(s) > 4*max {
+		s = s[:4*max] // escaping never shrinks; don't escape what is cut anyway
+	}
+	q := strconv.QuoteToASCII(s)
+	q = q[1 : len(q)-1]
+	if len(q) > max {
+		q = q[:max] + "..."
+	}
+	return q
 }

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,27 +59,49 @@ func (l *login) token() Token {
 	}
 }
 
-// loginFromToken builds the session's record of a token response. prev is
-// the record being refreshed (nil on login): a refresh response may omit the
-// refresh token or ID token, and then the previous ones stay (RFC 6749 §6).
-func loginFromToken(p Provider, tok *oauth2.Token, now time.Time, prev *login) login {
+// maxExpiresIn is the longest expires_in taken at its word. A longer one
+// (a provider's mistake, or a token meant to outlive its signature) is
+// ignored in favour of the access token's own "exp" or
+// [Config.MaxTokenLifetime].
+const maxExpiresIn = 365 * 24 * time.Hour
+
+// loginFromToken builds the session's record of a token response, or
+// refuses the response ([ErrTokenResponse]). prev is the record being
+// refreshed (nil on login): a refresh response may omit the refresh token or
+// ID token, and then the previous ones stay (RFC 6749 §6).
+//
+// The rules, in order:
+//   - token_type must be Bearer, in any case (RFC 6749 §5.1, §7.1; RFC 6750
+//     §4): this package sends the token as a bearer token and nothing else;
+//   - the login expires at the earliest of now + expires_in and the access
+//     token's "exp" when it is a JWT; an expires_in ≤ 0 or over a year is
+//     ignored; with neither, after maxLifetime. It is never unbounded;
+//   - an access token that has already expired is refused, so a login that
+//     could not be used even once never reaches the session (and an
+//     expired login without a refresh token cannot loop through the
+//     provider, spending a code on every turn);
+//   - an id_token is kept only from a provider that verifies ID tokens
+//     ([IDTokenVerifier]); any other provider's is dropped unread, so an
+//     unchecked token never names the customer.
+func loginFromToken(p Provider, tok *oauth2.Token, now time.Time, maxLifetime time.Duration, prev *login) (login, error) {
+	if !strings.EqualFold(tok.TokenType, "bearer") {
+		return login{}, fail(ErrTokenResponse, "token_type "+tokenTypeForLog(tok.TokenType)+" is not Bearer", nil)
+	}
 	l := login{
 		Provider:     p.Name(),
 		AccessToken:  tok.AccessToken,
-		TokenType:    tok.Type(),
+		TokenType:    "Bearer",
 		RefreshToken: tok.RefreshToken,
 		Obtained:     now,
 	}
-	if id, ok := tok.Extra("id_token").(string); ok {
+	_, verifies := p.(IDTokenVerifier)
+	if id, ok := tok.Extra("id_token").(string); ok && verifies {
 		l.IDToken = id
 	}
 	l.access = tokenClaims(l.AccessToken)
-	// x/oauth2 computes Expiry from expires_in with the wall clock; keep
-	// the lifetime relative to our own clock so an injected clock works.
-	if tok.ExpiresIn != 0 {
-		l.Expiry = now.Add(time.Duration(tok.ExpiresIn) * time.Second)
-	} else if !tok.Expiry.IsZero() {
-		l.Expiry = now.Add(time.Until(tok.Expiry))
+	l.Expiry = tokenExpiry(tok, now, fromUnixNano(l.access.expiry), maxLifetime)
+	if !l.Expiry.After(now) {
+		return login{}, fail(ErrTokenResponse, "access token already expired", nil)
 	}
 	if s, ok := tok.Extra("scope").(string); ok && s != "" {
 		l.Scopes = strings.Fields(s)
@@ -92,7 +116,7 @@ func loginFromToken(p Provider, tok *oauth2.Token, now time.Time, prev *login) l
 		if l.RefreshToken == "" {
 			l.RefreshToken = prev.RefreshToken
 		}
-		if l.IDToken == "" {
+		if l.IDToken == "" && verifies {
 			l.IDToken = prev.IDToken
 			l.id = prev.id
 		}
@@ -100,5 +124,47 @@ func loginFromToken(p Provider, tok *oauth2.Token, now time.Time, prev *login) l
 	if l.IDToken != "" && !l.id.jwt {
 		l.id = tokenClaims(l.IDToken)
 	}
-	return l
+	return l, nil
 }
+
+// tokenExpiry returns when a token expires: the earliest of the response's
+// lifetime (when it is positive and at most [maxExpiresIn]) and exp (when
+// not zero); with neither, now + maxLifetime. Lifetimes are measured on
+// our own clock, so an injected clock works.
+func tokenExpiry(tok *oauth2.Token, now, exp time.Time, maxLifetime time.Duration) time.Time {
+	var lifetime time.Duration
+	switch {
+	case tok.ExpiresIn != 0:
+		lifetime = time.Duration(tok.ExpiresIn) * time.Second
+	case !tok.Expiry.IsZero():
+		// x/oauth2 fills only Expiry, from the wall clock, for a
+		// form-encoded response.
+		lifetime = time.Until(tok.Expiry)
+	}
+	var out time.Time
+	if lifetime > 0 && lifetime <= maxExpiresIn {
+		out = now.Add(lifetime)
+	}
+	if !exp.IsZero() && (out.IsZero() || exp.Before(out)) {
+		out = exp
+	}
+	if out.IsZero() {
+		out = now.Add(maxLifetime)
+	}
+	return out
+}
+
+// tokenTypeForLog quotes a token_type short and plain enough to log;
+// anything else is described, not repeated.
+func tokenTypeForLog(t string) string {
+	switch {
+	case t == "":
+		return "missing"
+	case len(t) <= 32 && tokenTypeShape.MatchString(t):
+		return strconv.Quote(t)
+	default:
+		return "(unprintable)"
+	}
+}
+
+var tokenTypeShape = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
