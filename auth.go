@@ -66,6 +66,12 @@ type Config struct {
 	AfterLogoutPath string
 
 	// StateTTL bounds how long a started login may take. Zero: 10 minutes.
+	// A session that holds nothing but logins in progress (an anonymous
+	// visitor's) ends after it too, instead of after the session
+	// manager's Lifetime; a completed login brings the Lifetime back.
+	// An application that keeps its own data in an anonymous visitor's
+	// session should put it there before the login starts, or set the
+	// session's deadline itself.
 	StateTTL time.Duration
 
 	// MaxPending is how many logins a session may have started and not

@@ -60,17 +60,17 @@ func newBenchFixture(tb testing.TB) *benchFixture {
 		"auth_time": now.Unix(),
 		"nbf":       now.Unix(),
 		"azp":       ssotest.DefaultMulticartClient().ID,
-		"sid":       randomString()[:22],
+		"sid":       oauth2.GenerateVerifier()[:22],
 		"email":     "customer-1@example.com",
 		"roles":     []string{"customer", "wholesale"},
 		"shop_id":   "shop-20417",
 	})
-	id := stand.IssueIDToken(map[string]any{"nonce": randomString()})
+	id := stand.IssueIDToken(map[string]any{"nonce": oauth2.GenerateVerifier()})
 	fx := &benchFixture{stand: stand, login: login{
 		Provider:     ssotest.ProviderMulticart,
 		AccessToken:  access,
 		TokenType:    "Bearer",
-		RefreshToken: randomString(), // opaque, as the stand-in issues them
+		RefreshToken: oauth2.GenerateVerifier(), // opaque, as the stand-in issues them
 		IDToken:      id,
 		Expiry:       now.Add(time.Hour),
 		Obtained:     now,
@@ -510,11 +510,11 @@ func BenchmarkLoginCompletion(b *testing.B) {
 		p := newBenchProvider(fx.stand, transport)
 		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: transport})
 		benchLoop(b, func() {
-			state, verifier := randomString(), oauth2.GenerateVerifier()
+			state, verifier := oauth2.GenerateVerifier(), oauth2.GenerateVerifier()
 			back := approve(b, p.AuthCodeURL(AuthParams{
 				State:         state,
 				CodeChallenge: oauth2.S256ChallengeFromVerifier(verifier),
-				Nonce:         randomString(),
+				Nonce:         oauth2.GenerateVerifier(),
 			}))
 			if back.Query().Get("state") != state {
 				b.Fatal("state mismatch")

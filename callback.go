@@ -110,7 +110,7 @@ func (a *Auth) complete(w http.ResponseWriter, r *http.Request, p Provider) erro
 	if code == "" {
 		return ErrCodeMissing
 	}
-	tok, err := p.Exchange(ctx, code, pd.Verifier)
+	tok, err := p.Exchange(ctx, code, pd.verifier())
 	if err != nil {
 		return classifyTokenError(p.Name(), err)
 	}
@@ -122,7 +122,7 @@ func (a *Auth) complete(w http.ResponseWriter, r *http.Request, p Provider) erro
 		return err
 	}
 	if v, ok := p.(IDTokenVerifier); ok {
-		if _, err := v.VerifyIDToken(ctx, l.IDToken, pd.Nonce); err != nil {
+		if _, err := v.VerifyIDToken(ctx, l.IDToken, pd.nonce()); err != nil {
 			if errors.Is(err, ErrProviderUnavailable) { // the key set could not be fetched
 				return err
 			}
@@ -259,7 +259,7 @@ func (withoutValues) Value(any) any { return nil }
 func matchPending(list []pending, provider, state string) int {
 	found := -1
 	for i := range list {
-		eq := subtle.ConstantTimeCompare([]byte(list[i].State), []byte(state)) == 1
+		eq := subtle.ConstantTimeCompare([]byte(list[i].state()), []byte(state)) == 1
 		if eq && list[i].Provider == provider {
 			found = i
 		}

@@ -373,3 +373,53 @@ func TestLogoutRefusesCrossOrigin(t *testing.T) {
 		})
 	}
 }
+
+// TestAnonymousSessionLivesAsLongAsItsState: the session a login start
+// creates for an anonymous visitor ends with the login's state (StateTTL),
+// not after the session manager's Lifetime; a session holding the
+// application's own data keeps its Lifetime; a completed login gets the
+// full Lifetime back (RenewToken).
+func TestAnonymousSessionLivesAsLongAsItsState(t *testing.T) {
+	h := newHarness(t)
+	mux := http.NewServeMux()
+	mux.Handle("/auth/istores/login", h.auth.Login(istores.Name))
+	mux.Handle("/auth/istores/callback", h.auth.Callback(istores.Name))
+	mux.Handle("/private", h.auth.Require(http.HandlerFunc(h.private)))
+	mux.HandleFunc("/cart", func(w http.ResponseWriter, r *http.Request) { h.sm.Put(r.Context(), "cart", "3 items") })
+	srv := httptest.NewServer(h.sm.LoadAndSave(mux))
+	t.Cleanup(srv.Close)
+	maxAge := func(resp *http.Response) time.Duration {
+		t.Helper()
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "session" {
+				return time.Duration(ck.MaxAge) * time.Second
+			}
+		}
+		t.Fatalf("%s: no session cookie set", resp.Request.URL.Path)
+		return 0
+	}
+	lifetime := h.sm.Lifetime
+
+	for _, path := range []string{"/auth/istores/login?return_to=/private", "/private"} {
+		c := h.browser()
+		resp := h.get(noFollow(c), srv.URL+path)
+		require.Equal(t, http.StatusFound, resp.StatusCode)
+		assert.LessOrEqual(t, maxAge(resp), sso.DefaultStateTTL+time.Second, path)
+		assert.Greater(t, maxAge(resp), sso.DefaultStateTTL-time.Minute, path)
+	}
+
+	c := h.browser()
+	resp := h.get(noFollow(c), srv.URL+"/cart")
+	require.Greater(t, maxAge(resp), lifetime-time.Minute)
+	resp = h.get(noFollow(c), srv.URL+"/auth/istores/login?return_to=/private")
+	assert.Greater(t, maxAge(resp), lifetime-time.Minute, "the application's session keeps its lifetime")
+
+	c = h.browser()
+	resp = h.get(noFollow(c), srv.URL+"/auth/istores/login?return_to=/private")
+	require.LessOrEqual(t, maxAge(resp), sso.DefaultStateTTL+time.Second)
+	resp = h.get(noFollow(c), resp.Header.Get("Location")) // the stand-in approves
+	cb := mustURL(resp.Header.Get("Location"))
+	resp = h.get(noFollow(c), srv.URL+cb.RequestURI())
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Greater(t, maxAge(resp), lifetime-time.Minute, "a completed login lives the full Lifetime")
+}

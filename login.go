@@ -1,9 +1,6 @@
 package sso
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"net/http"
 	"net/url"
 	"time"
@@ -40,20 +37,21 @@ func (a *Auth) Login(provider string) http.Handler {
 // browser to the provider, with extra authorize parameters when not nil.
 func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, p Provider, returnTo string, extra url.Values) {
 	now := a.cfg.Now()
-	pd := pending{
-		Provider: p.Name(),
-		State:    randomString(),
-		Verifier: oauth2.GenerateVerifier(),
-		Nonce:    randomString(),
-		ReturnTo: returnTo,
-		Created:  now,
-	}
+	pd := newPending(p.Name(), returnTo, now)
 	ctx := r.Context()
 	list := a.livePending(a.pendingLogins(ctx), now)
 	if len(list) >= a.cfg.MaxPending {
 		list = list[len(list)-a.cfg.MaxPending+1:] // drop the oldest
 	}
 	a.putPending(ctx, append(list, pd))
+	if a.holdsOnlyPending(ctx) {
+		// An anonymous visitor's session exists only for its logins in
+		// progress: it ends when the newest of them expires, instead of
+		// after the session manager's Lifetime (scs's clock, not
+		// Config.Now). Completing a login renews the session and with it
+		// the full Lifetime.
+		a.cfg.Sessions.SetDeadline(ctx, time.Now().Add(a.cfg.StateTTL))
+	}
 	// Store the pending login now, so that a store that is down refuses
 	// the login here (503) instead of after the redirect has been written.
 	// (LoadAndSave writes the same session again when the response starts.)
@@ -63,28 +61,13 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, p Provider, re
 	}
 
 	target := p.AuthCodeURL(AuthParams{
-		State:         pd.State,
-		CodeChallenge: oauth2.S256ChallengeFromVerifier(pd.Verifier),
-		Nonce:         pd.Nonce,
+		State:         pd.state(),
+		CodeChallenge: oauth2.S256ChallengeFromVerifier(pd.verifier()),
+		Nonce:         pd.nonce(),
 		Extra:         a.requestAuthParams(r, extra),
 	})
 	noStore(w)
 	http.Redirect(w, r, target, http.StatusFound)
-}
-
-// pendingLogins returns a copy of the pending logins of the session in ctx.
-func (a *Auth) pendingLogins(ctx context.Context) []pending {
-	list, _ := a.cfg.Sessions.Get(ctx, pendingKey).([]pending)
-	return append([]pending(nil), list...)
-}
-
-// putPending replaces the pending logins of the session in ctx.
-func (a *Auth) putPending(ctx context.Context, list []pending) {
-	if len(list) == 0 {
-		a.cfg.Sessions.Remove(ctx, pendingKey)
-		return
-	}
-	a.cfg.Sessions.Put(ctx, pendingKey, list)
 }
 
 // livePending drops pending logins older than the state lifetime.
@@ -96,12 +79,4 @@ func (a *Auth) livePending(list []pending, now time.Time) []pending {
 		}
 	}
 	return out
-}
-
-// randomString returns 32 bytes from crypto/rand, base64url-encoded
-// (RFC 6749 §10.10 asks for state that cannot be guessed).
-func randomString() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }

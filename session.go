@@ -35,21 +35,9 @@ type login struct {
 	access, id claimSet
 }
 
-// pending is one login that has been started but not yet completed. At most
-// [maxPending] of them live in a session, so several tabs can log in at once.
-type pending struct {
-	Provider string
-	State    string // 32 random bytes, base64url
-	Verifier string // PKCE code verifier (RFC 7636)
-	Nonce    string // OIDC nonce, for providers with ID tokens
-	ReturnTo string // relative path checked by [safeReturnTo]
-	Created  time.Time
-}
-
 func init() {
 	// Names are fixed so that sessions written by one version (or instance)
 	// stay readable by another when gob is the codec. A login is no longer
 	// stored as a struct; the name stays so older gob sessions still read.
 	gob.RegisterName("shopsso.login", login{})
-	gob.RegisterName("shopsso.pending", []pending{})
 }
