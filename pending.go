@@ -38,6 +38,14 @@ func newPending(provider, returnTo string, now time.Time) pending {
 	return pending{Provider: provider, Seed: string(seed[:]), ReturnTo: returnTo, Created: now}
 }
 
+// randomString returns 32 bytes from crypto/rand, base64url-encoded
+// (RFC 6749 §10.10 asks for values that cannot be guessed).
+func randomString() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
 // derive returns SHA-256(label, 0, seed), base64url-encoded: 43 characters,
 // unguessable without the seed (RFC 6749 §10.10), and unrelated to the
 // values derived under other labels — knowing the state, which travels in

@@ -73,7 +73,3 @@ func TestPendingDerivedValues(t *testing.T) {
 	assert.Equal(t, a.state(), copyOfA.state(), "deterministic from the seed")
 	assert.NotEqual(t, oauth2.S256ChallengeFromVerifier(a.verifier()), a.state(), "the challenge is not the state")
 }
-
-// randomString returns 32 random bytes, base64url-encoded (43 characters),
-// for tests and benchmarks that need a state- or token-shaped value.
-func randomString() string { return oauth2.GenerateVerifier() }

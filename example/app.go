@@ -34,14 +34,12 @@ type app struct {
 	close   func()
 }
 
-// usesStandIn reports whether a provider runs on the embedded stand-in.
-func (s settings) usesStandIn() bool {
-	return s.IstoresClientID == "" || s.MulticartClientID == ""
-}
-
 // run serves the example until ctx ends. ready is called with the URL to
 // open once the server accepts connections.
 func run(ctx context.Context, s settings, logger *slog.Logger, ready func(url string)) error {
+	if _, _, err := s.configured(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return err
@@ -51,7 +49,9 @@ func run(ctx context.Context, s settings, logger *slog.Logger, ready func(url st
 	if s.usesStandIn() {
 		d.Stand = ssotest.NewServer(ssotest.Options{})
 		defer d.Stand.Close()
-		logger.Info("providers without a client ID use the built-in stand-in", "stand_in", d.Stand.URL())
+		logger.Warn("NO PROVIDER IS CONFIGURED: serving the built-in stand-in for Istores and Multicart, "+
+			"which logs ANYONE in as a test customer WITHOUT A PASSWORD. For development only: never expose this "+
+			"instance. Set ISTORES_* and/or MULTICART_* to use real providers.", "stand_in", d.Stand.URL())
 	}
 	a, err := newApp(s, base, logger, d)
 	if err != nil {
@@ -59,11 +59,7 @@ func run(ctx context.Context, s settings, logger *slog.Logger, ready func(url st
 		return err
 	}
 	defer a.close()
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := newServer(a.handler, logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	ready(base + "/")
@@ -83,12 +79,33 @@ func run(ctx context.Context, s settings, logger *slog.Logger, ready func(url st
 	return nil
 }
 
+// newServer returns the example's HTTP server. Every phase of a request
+// has a deadline, so a slow or idle client cannot hold a connection (and
+// its goroutine and buffers) for ever: headers within 10 s, the whole
+// request within 30 s, the response within 60 s (room for a token call
+// and a refresh), an idle keep-alive connection for 2 minutes.
+func newServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
 // newApp builds one instance serving at base (its public URL).
 func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) {
 	a := &app{close: func() {}}
 	sm := scs.New()
 	sm.Cookie.Name = "shopsso_session"
-	sm.Cookie.Secure = secure(base)
+	secure, err := s.cookieSecure(base)
+	if err != nil {
+		return nil, err
+	}
+	sm.Cookie.Secure = secure
 	sm.Codec = sessioncodec.Codec{}
 	if len(s.SessionKeys) > 0 {
 		codec, err := sessioncodec.New(s.SessionKeys...)
@@ -125,13 +142,13 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 		a.close = closeStore
 	}
 
-	ist, mc, err := providers(s, base, d)
+	ps, mc, err := providers(s, base, d)
 	if err != nil {
 		return nil, err
 	}
 	a.auth, err = sso.New(sso.Config{
 		Sessions:        sm,
-		Providers:       []sso.Provider{ist, mc},
+		Providers:       ps,
 		Logger:          logger,
 		Now:             d.Now,
 		StoreTimeout:    storeTimeout,
@@ -143,8 +160,10 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 	if err != nil {
 		return nil, err
 	}
-	if src, err := mc.ServiceTokenSource(multicart.ScopeAPI); err == nil {
-		a.service = src
+	if mc != nil {
+		if src, err := mc.ServiceTokenSource(multicart.ScopeAPI); err == nil {
+			a.service = src
+		}
 	}
 	api, err := multicartAPI(mc, s, d, logger)
 	if err != nil {
@@ -153,10 +172,10 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", a.auth.Identify(http.HandlerFunc(home)))
-	mux.Handle("GET /auth/istores/login", a.auth.Login(istores.Name))
-	mux.Handle("GET /auth/istores/callback", a.auth.Callback(istores.Name))
-	mux.Handle("GET /auth/multicart/login", a.auth.Login(multicart.Name))
-	mux.Handle("GET /auth/multicart/callback", a.auth.Callback(multicart.Name))
+	for _, p := range ps {
+		mux.Handle("GET /auth/"+p.Name()+"/login", a.auth.Login(p.Name()))
+		mux.Handle("GET /auth/"+p.Name()+"/callback", a.auth.Callback(p.Name()))
+	}
 	mux.HandleFunc("GET "+loginPath, choose)
 	mux.Handle("POST /logout", a.auth.Logout())
 	mux.Handle("GET /logout", a.auth.Identify(http.HandlerFunc(logoutForm)))
@@ -168,54 +187,71 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 	return a, nil
 }
 
-// providers configures Istores and Multicart from the settings, on the
-// stand-in for a provider whose client ID is not set.
-func providers(s settings, base string, d deps) (*istores.Provider, *multicart.Provider, error) {
-	ic := istores.Config{
-		ClientID:     s.IstoresClientID,
-		ClientSecret: s.IstoresClientSecret,
-		RedirectURL:  base + "/auth/istores/callback",
-		Scopes:       []string{istores.ScopeProductsRead, istores.ScopeCustomersRead},
-		AuthURL:      s.IstoresAuthURL,
-		TokenURL:     s.IstoresTokenURL,
-	}
-	if ic.ClientID == "" {
-		e := d.Stand.Istores()
-		ic.ClientID, ic.ClientSecret, ic.AuthURL, ic.TokenURL = e.Client.ID, e.Client.Secret, e.AuthURL, e.TokenURL
-	}
-	mcfg := multicart.Config{
-		ClientID:     s.MulticartClientID,
-		ClientSecret: s.MulticartClientSecret,
-		RedirectURL:  base + "/auth/multicart/callback",
-		AuthURL:      s.MulticartAuthURL,
-		TokenURL:     s.MulticartTokenURL,
-		Issuer:       s.MulticartIssuer,
-		JWKSURL:      s.MulticartJWKSURL,
-		Now:          d.Now,
-
-		ServiceClientID:     s.MulticartServiceClientID,
-		ServiceClientSecret: s.MulticartServiceClientSecret,
-
-		AuthParams: s.MulticartAuthParams,
-	}
-	if mcfg.ClientID == "" {
-		e := d.Stand.Multicart()
-		mcfg.ClientID, mcfg.ClientSecret, mcfg.AuthURL, mcfg.TokenURL = e.Client.ID, e.Client.Secret, e.AuthURL, e.TokenURL
-		mcfg.Issuer, mcfg.JWKSURL = e.Issuer, e.JWKSURL
-		s.MulticartLogoutAtProvider = true // the stand-in publishes an end-session endpoint
-	}
-	if s.MulticartLogoutAtProvider {
-		mcfg.PostLogoutRedirectURL = base + logoutReturnPath
-	}
-	ist, err := istores.New(ic)
+// providers configures the providers the settings name — both on the
+// stand-in when none is configured — and returns them, with Multicart's
+// (nil when it is not served) for the Admin API token.
+func providers(s settings, base string, d deps) ([]sso.Provider, *multicart.Provider, error) {
+	useIstores, useMulticart, err := s.configured()
 	if err != nil {
-		return nil, nil, fmt.Errorf("istores: %w", err)
+		return nil, nil, err
 	}
-	mc, err := multicart.New(mcfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("multicart: %w", err)
+	standIn := !useIstores && !useMulticart
+	if standIn && d.Stand == nil {
+		return nil, nil, errors.New("no provider is configured and no stand-in is running")
 	}
-	return ist, mc, nil
+	var ps []sso.Provider
+	if useIstores || standIn {
+		ic := istores.Config{
+			ClientID:     s.IstoresClientID,
+			ClientSecret: s.IstoresClientSecret,
+			RedirectURL:  base + "/auth/istores/callback",
+			Scopes:       []string{istores.ScopeProductsRead, istores.ScopeCustomersRead},
+			AuthURL:      s.IstoresAuthURL,
+			TokenURL:     s.IstoresTokenURL,
+		}
+		if standIn {
+			e := d.Stand.Istores()
+			ic.ClientID, ic.ClientSecret, ic.AuthURL, ic.TokenURL = e.Client.ID, e.Client.Secret, e.AuthURL, e.TokenURL
+		}
+		ist, err := istores.New(ic)
+		if err != nil {
+			return nil, nil, fmt.Errorf("istores: %w", err)
+		}
+		ps = append(ps, ist)
+	}
+	var mc *multicart.Provider
+	if useMulticart || standIn {
+		mcfg := multicart.Config{
+			ClientID:     s.MulticartClientID,
+			ClientSecret: s.MulticartClientSecret,
+			RedirectURL:  base + "/auth/multicart/callback",
+			AuthURL:      s.MulticartAuthURL,
+			TokenURL:     s.MulticartTokenURL,
+			Issuer:       s.MulticartIssuer,
+			JWKSURL:      s.MulticartJWKSURL,
+			Now:          d.Now,
+
+			ServiceClientID:     s.MulticartServiceClientID,
+			ServiceClientSecret: s.MulticartServiceClientSecret,
+
+			AuthParams: s.MulticartAuthParams,
+		}
+		logoutAtProvider := s.MulticartLogoutAtProvider
+		if standIn {
+			e := d.Stand.Multicart()
+			mcfg.ClientID, mcfg.ClientSecret, mcfg.AuthURL, mcfg.TokenURL = e.Client.ID, e.Client.Secret, e.AuthURL, e.TokenURL
+			mcfg.Issuer, mcfg.JWKSURL = e.Issuer, e.JWKSURL
+			logoutAtProvider = true // the stand-in publishes an end-session endpoint
+		}
+		if logoutAtProvider {
+			mcfg.PostLogoutRedirectURL = base + logoutReturnPath
+		}
+		if mc, err = multicart.New(mcfg); err != nil {
+			return nil, nil, fmt.Errorf("multicart: %w", err)
+		}
+		ps = append(ps, mc)
+	}
+	return ps, mc, nil
 }
 
 // securityHeaders sets headers every page of the example should carry.

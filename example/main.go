@@ -3,17 +3,21 @@
 //
 //	go run ./example
 //
-// With no credentials in the environment it starts, in the same process,
-// the ssotest stand-in for both providers and prints the URL to open.
+// With no provider configured in the environment it starts, in the same
+// process, the ssotest stand-in for both providers (which logs anyone in
+// without a password: development only, and it says so in the log) and
+// prints the URL to open. With one provider configured, only that one is
+// served; a provider with only some of its variables stops the start.
 // Environment:
 //
 //	ADDR                      listen address (default 127.0.0.1:8080; port 0 picks a free one)
-//	BASE_URL                  public URL used to build redirect URIs (default from ADDR)
-//	ISTORES_CLIENT_ID         use the real (or given) Istores instead of the stand-in
+//	BASE_URL                  public URL used to build redirect URIs (default from ADDR); plain http only on loopback
+//	INSECURE_COOKIE           1: allow a plain-http BASE_URL off loopback (the session cookie is then not Secure)
+//	ISTORES_CLIENT_ID         use the real (or given) Istores; needs ISTORES_CLIENT_SECRET
 //	ISTORES_CLIENT_SECRET
 //	ISTORES_AUTH_URL          default https://nova.istores.co.il/oauth/authorize
 //	ISTORES_TOKEN_URL         default https://nova.istores.co.il/oauth/token
-//	MULTICART_CLIENT_ID       use the real (or given) Multicart instead of the stand-in
+//	MULTICART_CLIENT_ID       use the real (or given) Multicart; needed by any other MULTICART_ variable
 //	MULTICART_CLIENT_SECRET   for the Admin API's client-credentials token
 //	MULTICART_SERVICE_CLIENT_ID      a separate confidential client for that token (default: MULTICART_CLIENT_ID)
 //	MULTICART_SERVICE_CLIENT_SECRET  its secret (default: MULTICART_CLIENT_SECRET)

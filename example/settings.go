@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
+	"github.com/shopsso/sso/internal/secureurl"
 	"github.com/shopsso/sso/providers/multicart"
 	"github.com/shopsso/sso/sessioncodec"
 )
@@ -42,6 +44,9 @@ type settings struct {
 	// sharedStore: REDIS_URL or DATABASE_URL is set, so sessions leave
 	// the process.
 	sharedStore bool
+	// InsecureCookie (INSECURE_COOKIE=1) allows a session cookie without
+	// the Secure attribute on a plain-http BASE_URL that is not loopback.
+	InsecureCookie bool
 }
 
 func settingsFromEnv(getenv func(string) string) (settings, error) {
@@ -90,11 +95,24 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 	if _, _, err := net.SplitHostPort(s.Addr); err != nil {
 		return s, errors.New("ADDR must be host:port")
 	}
+	if v := getenv("INSECURE_COOKIE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return s, errors.New("INSECURE_COOKIE must be 1 or 0 (true or false)")
+		}
+		s.InsecureCookie = b
+	}
 	if s.BaseURL != "" {
 		u, err := url.Parse(s.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return s, errors.New("BASE_URL must be an absolute http(s) URL")
 		}
+		if _, err := s.cookieSecure(s.BaseURL); err != nil {
+			return s, err
+		}
+	}
+	if _, _, err := s.configured(); err != nil {
+		return s, err
 	}
 	return s, nil
 }
@@ -120,6 +138,73 @@ func parseSessionKeys(v string) ([][]byte, error) {
 	return keys, nil
 }
 
+// configured reports which providers the environment configures, and
+// refuses a provider with only some of its settings: a half-configured
+// provider is a mistake, never a reason to fall back to the stand-in.
+func (s settings) configured() (istores, multicart bool, err error) {
+	is := []envSetting{
+		{"ISTORES_CLIENT_ID", s.IstoresClientID, true},
+		{"ISTORES_CLIENT_SECRET", s.IstoresClientSecret, true},
+		{"ISTORES_AUTH_URL", s.IstoresAuthURL, false},
+		{"ISTORES_TOKEN_URL", s.IstoresTokenURL, false},
+	}
+	mc := []envSetting{
+		{"MULTICART_CLIENT_ID", s.MulticartClientID, true},
+		{"MULTICART_CLIENT_SECRET", s.MulticartClientSecret, false},
+		{"MULTICART_AUTH_URL", s.MulticartAuthURL, false},
+		{"MULTICART_TOKEN_URL", s.MulticartTokenURL, false},
+		{"MULTICART_ISSUER", s.MulticartIssuer, false},
+		{"MULTICART_JWKS_URL", s.MulticartJWKSURL, false},
+		{"MULTICART_SERVICE_CLIENT_ID", s.MulticartServiceClientID, false},
+		{"MULTICART_SERVICE_CLIENT_SECRET", s.MulticartServiceClientSecret, false},
+		{"MULTICART_LOGOUT_AT_PROVIDER", map[bool]string{true: "1"}[s.MulticartLogoutAtProvider], false},
+		{"MULTICART_AUTH_PARAMS", s.MulticartAuthParams.Encode(), false},
+	}
+	if istores, err = complete("Istores", is); err != nil {
+		return false, false, err
+	}
+	if multicart, err = complete("Multicart", mc); err != nil {
+		return false, false, err
+	}
+	return istores, multicart, nil
+}
+
+// envSetting is one environment variable of a provider.
+type envSetting struct {
+	name     string
+	value    string
+	required bool
+}
+
+// complete reports whether any of a provider's settings is given, and
+// refuses them when a required one is then missing.
+func complete(provider string, settings []envSetting) (bool, error) {
+	var given, missing []string
+	for _, e := range settings {
+		switch {
+		case e.value != "":
+			given = append(given, e.name)
+		case e.required:
+			missing = append(missing, e.name)
+		}
+	}
+	if len(given) == 0 {
+		return false, nil
+	}
+	if len(missing) > 0 {
+		return false, fmt.Errorf("%s is half configured: %s set but %s missing (set all of them, or none to use the built-in stand-in)",
+			provider, strings.Join(given, ", "), strings.Join(missing, ", "))
+	}
+	return true, nil
+}
+
+// usesStandIn reports whether the example serves the built-in stand-in:
+// only when no provider is configured at all.
+func (s settings) usesStandIn() bool {
+	istores, multicart, err := s.configured()
+	return err == nil && !istores && !multicart
+}
+
 // baseURLFor returns BASE_URL, or one made from the listener's address.
 func (s settings) baseURLFor(addr net.Addr) string {
 	if s.BaseURL != "" {
@@ -132,9 +217,22 @@ func (s settings) baseURLFor(addr net.Addr) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
-// secure reports whether cookies get the Secure attribute: exactly when
-// the public URL is https.
-func secure(baseURL string) bool {
-	u, err := url.Parse(baseURL) // the scheme comes back lower-case
-	return err == nil && u.Scheme == "https"
+// cookieSecure reports whether the session cookie gets the Secure
+// attribute for the public URL base: over https always; over plain http
+// only on a loopback host (127.0.0.0/8, ::1, localhost), where the
+// traffic never leaves the machine. Plain http on any other host is
+// refused unless INSECURE_COOKIE opts in: the session cookie would cross
+// the network in clear text.
+func (s settings) cookieSecure(base string) (bool, error) {
+	u, err := url.Parse(base) // the scheme comes back lower-case
+	switch {
+	case err != nil:
+		return false, errors.New("BASE_URL must be an absolute http(s) URL")
+	case u.Scheme == "https":
+		return true, nil
+	case secureurl.IsLoopback(u.Hostname()), s.InsecureCookie:
+		return false, nil
+	}
+	return false, fmt.Errorf("the public URL %s is plain http on a host that is not loopback: the session cookie "+
+		"would travel unencrypted; serve it over https (BASE_URL=https://...), or set INSECURE_COOKIE=1 to accept that", base)
 }

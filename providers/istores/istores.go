@@ -25,6 +25,7 @@ import (
 
 	sso "github.com/shopsso/sso"
 	"github.com/shopsso/sso/internal/query"
+	"github.com/shopsso/sso/internal/secureurl"
 	"github.com/shopsso/sso/oauthhttp"
 )
 
@@ -82,6 +83,13 @@ type Config struct {
 	// AuthURL and TokenURL override the endpoints (tests, staging). Zero:
 	// [AuthURL], [TokenURL].
 	AuthURL, TokenURL string
+	// InsecureAllowHTTP allows a plain-http AuthURL or TokenURL on a host
+	// that is not loopback. Without it New refuses them: the client
+	// secret and the code travel to the token URL, and the customer's
+	// password to the authorize page, and without TLS anyone on the path
+	// reads them or answers in the provider's name. Loopback hosts
+	// (127.0.0.0/8, ::1, localhost) never need it.
+	InsecureAllowHTTP bool
 	// HTTPClient makes token calls; it is made safe by [oauthhttp.TokenClient]
 	// (no redirects, time-boxed, size-capped). Zero: http.DefaultClient's
 	// settings.
@@ -119,6 +127,11 @@ func New(cfg Config) (*Provider, error) {
 	for _, u := range []string{cfg.AuthURL, cfg.TokenURL} {
 		if pu, err := url.Parse(u); err != nil || !pu.IsAbs() {
 			return nil, errors.New("istores: AuthURL and TokenURL must be absolute URLs")
+		}
+	}
+	for _, u := range [...][2]string{{"AuthURL", cfg.AuthURL}, {"TokenURL", cfg.TokenURL}} {
+		if err := secureurl.Check(u[1], cfg.InsecureAllowHTTP); err != nil {
+			return nil, fmt.Errorf("istores: %s: %w", u[0], err)
 		}
 	}
 	cfg.Scopes = append([]string(nil), cfg.Scopes...)

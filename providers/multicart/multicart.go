@@ -124,8 +124,13 @@ type Config struct {
 	// OIDC Core §3.1.3.7 (6)); iss, aud, exp, iat, nonce and the algorithm
 	// still are.
 	JWKSURL string
-	// InsecureAllowHTTP allows plain-http JWKS and discovery URLs on hosts
-	// that are not loopback. Without TLS anyone on the path can swap keys.
+	// InsecureAllowHTTP allows plain-http AuthURL, TokenURL, JWKSURL and
+	// discovery URLs on hosts that are not loopback. Without it New refuses
+	// them: without TLS anyone on the path can read the code and the
+	// customer's password, answer in the provider's name (and an ID token
+	// whose signature is not checked is trusted only because TLS
+	// authenticated the token endpoint), or swap keys. Loopback hosts
+	// (127.0.0.0/8, ::1, localhost) never need it.
 	InsecureAllowHTTP bool
 	// IDTokenAlgorithms allowed. Zero: [verify.DefaultAlgorithms] (every
 	// asymmetric algorithm; a key only verifies the algorithm of its type).
@@ -193,6 +198,11 @@ func New(cfg Config) (*Provider, error) {
 	for _, u := range []string{cfg.AuthURL, cfg.TokenURL} {
 		if pu, err := url.Parse(u); err != nil || !pu.IsAbs() {
 			return nil, errors.New("multicart: AuthURL and TokenURL must be absolute URLs")
+		}
+	}
+	for _, u := range [...][2]string{{"AuthURL", cfg.AuthURL}, {"TokenURL", cfg.TokenURL}} {
+		if err := secureurl.Check(u[1], cfg.InsecureAllowHTTP); err != nil {
+			return nil, fmt.Errorf("multicart: %s: %w", u[0], err)
 		}
 	}
 	if cfg.PostLogoutRedirectURL != "" {
@@ -403,7 +413,18 @@ type ccSource struct {
 	ctx context.Context
 }
 
-func (s ccSource) Token() (*oauth2.Token, error) { return s.cc.Token(s.ctx) }
+// Token also refuses a token_type other than Bearer (RFC 6749 §7.1): the
+// token would be sent as a bearer token all the same.
+func (s ccSource) Token() (*oauth2.Token, error) {
+	tok, err := s.cc.Token(s.ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(tok.TokenType, "bearer") {
+		return nil, fmt.Errorf("multicart: service token: %w: token_type is not Bearer", sso.ErrTokenResponse)
+	}
+	return tok, nil
+}
 
 // baseURL is the base URL of an identity service whose authorize URL is
 // authURL: without query or trailing slash.
