@@ -329,3 +329,39 @@ func countLines(logs, s string) int {
 	}
 	return n
 }
+
+// slowFailingProvider's refresh takes so long that the access token expires
+// meanwhile, and then fails as an unavailable provider would.
+type slowFailingProvider struct {
+	*multicart.Provider
+	h    **harness
+	done chan struct{}
+}
+
+func (p slowFailingProvider) Refresh(context.Context, string) (*oauth2.Token, error) {
+	defer func() { p.done <- struct{}{} }()
+	(*p.h).clock.Advance(2 * time.Minute)
+	return nil, &oauth2.RetrieveError{Response: &http.Response{StatusCode: http.StatusServiceUnavailable}}
+}
+
+// TestExpiredTokenNotServedAfterFailedRefresh: a refresh that fails after
+// the token expired while it ran leaves nothing to serve: the next request
+// is refused, not handed the expired token.
+func TestExpiredTokenNotServedAfterFailedRefresh(t *testing.T) {
+	hp := new(*harness)
+	done := make(chan struct{}, 1)
+	h := newHarness(t, withMulticart(func(p *multicart.Provider) sso.Provider {
+		return slowFailingProvider{Provider: p, h: hp, done: done}
+	}))
+	*hp = h
+	c := h.login(multicart.Name)
+	h.clock.Advance(59*time.Minute + 30*time.Second) // inside the refresh margin, still valid
+	require.Equal(t, http.StatusOK, h.getJSON(c, "/private").StatusCode, "a valid token is served at once")
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no refresh was attempted")
+	}
+	resp := h.getJSON(c, "/private")
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode, "the token expired during the failed refresh")
+}
