@@ -74,8 +74,9 @@ const maxExpiresIn = 365 * 24 * time.Hour
 //   - token_type must be Bearer, in any case (RFC 6749 §5.1, §7.1; RFC 6750
 //     §4): this package sends the token as a bearer token and nothing else;
 //   - the login expires at the earliest of now + expires_in and the access
-//     token's "exp" when it is a JWT; an expires_in ≤ 0 or over a year is
-//     ignored; with neither, after maxLifetime. It is never unbounded;
+//     token's "exp" when it is a JWT (read on the provider's clock, see
+//     [tokenExpiry]); an expires_in ≤ 0 or over a year is ignored; with
+//     neither, after maxLifetime. It is never unbounded;
 //   - an access token that has already expired is refused, so a login that
 //     could not be used even once never reaches the session (and an
 //     expired login without a refresh token cannot loop through the
@@ -99,7 +100,7 @@ func loginFromToken(p Provider, tok *oauth2.Token, now time.Time, maxLifetime ti
 		l.IDToken = id
 	}
 	l.access = tokenClaims(l.AccessToken)
-	l.Expiry = tokenExpiry(tok, now, fromUnixNano(l.access.expiry), maxLifetime)
+	l.Expiry = tokenExpiry(tok, now, fromUnixNano(l.access.expiry), fromUnixNano(l.access.issued), maxLifetime)
 	if !l.Expiry.After(now) {
 		return login{}, fail(ErrTokenResponse, "access token already expired", nil)
 	}
@@ -127,11 +128,23 @@ func loginFromToken(p Provider, tok *oauth2.Token, now time.Time, maxLifetime ti
 	return l, nil
 }
 
+// maxClockSkew is how far the provider's clock may be from ours for a
+// token's "iat" to be taken as "just now" (see [tokenExpiry]).
+const maxClockSkew = 5 * time.Minute
+
 // tokenExpiry returns when a token expires: the earliest of the response's
-// lifetime (when it is positive and at most [maxExpiresIn]) and exp (when
-// not zero); with neither, now + maxLifetime. Lifetimes are measured on
-// our own clock, so an injected clock works.
-func tokenExpiry(tok *oauth2.Token, now, exp time.Time, maxLifetime time.Duration) time.Time {
+// lifetime (when it is positive and at most [maxExpiresIn]) and the access
+// token's exp (when not zero); with neither, now + maxLifetime. Lifetimes
+// are measured on our own clock, so an injected clock works.
+//
+// exp is a time on the provider's clock. When the token also carries an
+// iat within [maxClockSkew] of now — a token issued just now, as one from
+// the token endpoint is — its lifetime exp − iat counts from now, so a
+// provider whose clock is a few minutes behind ours does not hand out
+// tokens that look expired on arrival. A token whose iat is further away
+// (or absent) is judged by exp as an absolute time: an old token replayed
+// as a fresh response is expired however long its original lifetime.
+func tokenExpiry(tok *oauth2.Token, now, exp, iat time.Time, maxLifetime time.Duration) time.Time {
 	var lifetime time.Duration
 	switch {
 	case tok.ExpiresIn != 0:
@@ -144,6 +157,9 @@ func tokenExpiry(tok *oauth2.Token, now, exp time.Time, maxLifetime time.Duratio
 	var out time.Time
 	if lifetime > 0 && lifetime <= maxExpiresIn {
 		out = now.Add(lifetime)
+	}
+	if !exp.IsZero() && !iat.IsZero() && now.Sub(iat).Abs() <= maxClockSkew {
+		exp = now.Add(exp.Sub(iat))
 	}
 	if !exp.IsZero() && (out.IsZero() || exp.Before(out)) {
 		out = exp

@@ -175,6 +175,30 @@ func TestTokenResponseRules(t *testing.T) {
 				return reissue(t, jwtExpiring(h, -time.Hour), "Bearer", 0, "")
 			},
 			status: http.StatusBadGateway, reason: "access token already expired"},
+		{name: "old token replayed: exp an hour ago, iat two hours ago",
+			edit: func(h *harness, t *oauth2.Token) *oauth2.Token {
+				now := h.clock.Now()
+				old := h.stand.IssueAccessToken(ssotest.ProviderMulticart, map[string]any{
+					"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})
+				return reissue(t, old, "Bearer", 3600, "")
+			},
+			status: http.StatusBadGateway, reason: "access token already expired"},
+		{name: "provider clock three minutes behind",
+			edit: func(h *harness, t *oauth2.Token) *oauth2.Token {
+				now := h.clock.Now()
+				behind := h.stand.IssueAccessToken(ssotest.ProviderMulticart, map[string]any{
+					"iat": now.Add(-3 * time.Minute).Unix(), "exp": now.Add(-3*time.Minute + 10*time.Minute).Unix()})
+				return reissue(t, behind, "Bearer", 0, "")
+			},
+			status: http.StatusFound, expiry: 10 * time.Minute},
+		{name: "provider clock three minutes behind, short token",
+			edit: func(h *harness, t *oauth2.Token) *oauth2.Token {
+				now := h.clock.Now()
+				behind := h.stand.IssueAccessToken(ssotest.ProviderMulticart, map[string]any{
+					"iat": now.Add(-3 * time.Minute).Unix(), "exp": now.Add(-3*time.Minute + time.Minute).Unix()})
+				return reissue(t, behind, "Bearer", 60, "")
+			},
+			status: http.StatusFound, expiry: time.Minute},
 		{name: "expires_in fine but exp passed refused",
 			edit: func(h *harness, t *oauth2.Token) *oauth2.Token {
 				return reissue(t, jwtExpiring(h, -time.Second), "Bearer", hour, "")

@@ -148,6 +148,8 @@ func (s settings) configured() (istores, multicart bool, err error) {
 		{"ISTORES_AUTH_URL", s.IstoresAuthURL, false},
 		{"ISTORES_TOKEN_URL", s.IstoresTokenURL, false},
 	}
+	// MULTICART_AUTH_PARAMS and MULTICART_LOGOUT_AT_PROVIDER are not
+	// listed: they adjust whichever Multicart is served, the stand-in too.
 	mc := []envSetting{
 		{"MULTICART_CLIENT_ID", s.MulticartClientID, true},
 		{"MULTICART_CLIENT_SECRET", s.MulticartClientSecret, false},
@@ -157,8 +159,6 @@ func (s settings) configured() (istores, multicart bool, err error) {
 		{"MULTICART_JWKS_URL", s.MulticartJWKSURL, false},
 		{"MULTICART_SERVICE_CLIENT_ID", s.MulticartServiceClientID, false},
 		{"MULTICART_SERVICE_CLIENT_SECRET", s.MulticartServiceClientSecret, false},
-		{"MULTICART_LOGOUT_AT_PROVIDER", map[bool]string{true: "1"}[s.MulticartLogoutAtProvider], false},
-		{"MULTICART_AUTH_PARAMS", s.MulticartAuthParams.Encode(), false},
 	}
 	if istores, err = complete("Istores", is); err != nil {
 		return false, false, err
