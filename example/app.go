@@ -160,14 +160,14 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 	if err != nil {
 		return nil, err
 	}
+	var api *sso.Bearer // GET /api/me, for Multicart's access tokens
 	if mc != nil {
 		if src, err := mc.ServiceTokenSource(multicart.ScopeAPI); err == nil {
 			a.service = src
 		}
-	}
-	api, err := multicartAPI(mc, s, d, logger)
-	if err != nil {
-		return nil, err
+		if api, err = multicartAPI(mc, s, d, logger); err != nil {
+			return nil, err
+		}
 	}
 
 	mux := http.NewServeMux()
@@ -181,7 +181,9 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 	mux.Handle("GET /logout", a.auth.Identify(http.HandlerFunc(logoutForm)))
 	mux.Handle("GET "+logoutReturnPath, a.auth.LogoutCallback())
 	mux.Handle("GET /me", a.auth.Require(http.HandlerFunc(me)))
-	mux.Handle("GET /api/me", api.Require(http.HandlerFunc(me)))
+	if api != nil {
+		mux.Handle("GET /api/me", api.Require(http.HandlerFunc(me)))
+	}
 	mux.HandleFunc("GET /admin/whoami", a.whoami)
 	a.handler = sm.LoadAndSave(securityHeaders(withPages(mux)))
 	return a, nil

@@ -145,6 +145,13 @@ func TestProvidersConfiguredWholeOrNotAtAll(t *testing.T) {
 					assert.Equal(t, http.StatusNotFound, rec.Code, "%s is not served", p)
 				}
 			}
+			rec := httptest.NewRecorder()
+			a.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/me", nil))
+			if tt.served["multicart"] {
+				assert.Equal(t, http.StatusUnauthorized, rec.Code, "GET /api/me asks for a Multicart token")
+			} else {
+				assert.Equal(t, http.StatusNotFound, rec.Code, "GET /api/me needs Multicart")
+			}
 		})
 	}
 }
