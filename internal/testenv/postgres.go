@@ -33,6 +33,7 @@ type Postgres struct {
 
 	bin    string
 	dir    string
+	data   string
 	cred   *syscall.Credential // the unprivileged user it runs as, when the tests run as root
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -60,6 +61,84 @@ func StartPostgres(t testing.TB) *Postgres {
 		t.Fatalf("starting PostgreSQL: %v", shared.err)
 	}
 	return shared.pg
+}
+
+// StartPrivatePostgres starts a PostgreSQL server of the test's own, which
+// it may stop, pause and restart; it is removed when the test ends. It
+// costs an initdb (seconds): use [StartPostgres] unless the test needs to
+// disturb the server.
+func StartPrivatePostgres(t testing.TB) *Postgres {
+	t.Helper()
+	bin, found := findPGBin()
+	RequireExternal(t, "PostgreSQL (initdb, postgres, pg_isready, createdb: on PATH, in /usr/lib/postgresql/*/bin or $"+PGBinEnv+")", found)
+	p, err := startPostgres(bin)
+	if err != nil {
+		t.Fatalf("starting PostgreSQL: %v", err)
+	}
+	t.Cleanup(p.stop)
+	return p
+}
+
+// Stop shuts the server down (fast shutdown: connections are closed).
+func (p *Postgres) Stop(t testing.TB) {
+	t.Helper()
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("postgres did not shut down within 20s")
+	}
+	p.cmd = nil
+}
+
+// Restart starts a stopped server again on the same port, with its data.
+func (p *Postgres) Restart(t testing.TB) {
+	t.Helper()
+	if err := p.run(p.data); err != nil {
+		t.Fatalf("restarting PostgreSQL: %v", err)
+	}
+}
+
+// Signal sends sig to the server and to each of its processes (backends,
+// background workers): SIGSTOP pauses the whole server, SIGCONT resumes it.
+func (p *Postgres) Signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	pids := append(p.children(), p.cmd.Process.Pid)
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			t.Fatalf("signalling postgres process %d: %v", pid, err)
+		}
+	}
+}
+
+// children returns the processes the server has started (each backend
+// makes itself a session leader, so a process group does not cover them).
+func (p *Postgres) children() []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// After the command name (in parentheses): state, then ppid.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(p.cmd.Process.Pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // Main runs the tests and then stops the shared PostgreSQL server, if one
@@ -147,6 +226,7 @@ func startPostgres(bin string) (*Postgres, error) {
 		}
 	}
 	data := filepath.Join(dir, "data")
+	p.data = data
 	initdb := p.command("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
 		"--locale=C", "--no-sync", "--no-instructions")
 	if out, err := initdb.CombinedOutput(); err != nil {
@@ -218,6 +298,9 @@ func (p *Postgres) run(data string) error {
 // data directory.
 func (p *Postgres) stop() {
 	if p.cmd != nil {
+		for _, pid := range append(p.children(), p.cmd.Process.Pid) {
+			_ = syscall.Kill(pid, syscall.SIGCONT) // a paused server cannot shut down
+		}
 		_ = p.cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-p.exited:

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shopsso/sso/internal/testenv"
+	"github.com/shopsso/sso/providers/multicart"
+)
+
+// PostgreSQL stopped, restarted and paused (every server process stopped
+// with SIGSTOP) under two instances: as with Redis, fast 503s with
+// Retry-After, no login started or completed, one log line per interval,
+// and service back by itself once the database answers.
+func TestPostgresStoreFaults(t *testing.T) {
+	pg := testenv.StartPrivatePostgres(t)
+	c := newCluster(t, settings{DatabaseURL: pg.URL("postgres")}, nil)
+	jar := c.login(multicart.Name, "a")
+	c.expectServed("before", jar, 4)
+	pl := c.startLogin("a")
+	const slack = 1500 * time.Millisecond
+
+	pg.Stop(t)
+	c.expectUnavailable("stopped", jar, pl, slack)
+	for _, inst := range instanceNames {
+		if n := c.logLines(inst, "session store unavailable"); n != 1 {
+			t.Fatalf("stopped: instance %s logged %d 'unavailable' lines, want 1", inst, n)
+		}
+	}
+
+	pg.Restart(t)
+	c.expectServed("restarted", jar, 20)
+
+	c.clock.Advance(61 * time.Second)
+	pl = c.startLogin("a")
+	pg.Signal(t, syscall.SIGSTOP)
+	c.expectUnavailable("paused", jar, pl, storeTimeout+slack)
+	pg.Signal(t, syscall.SIGCONT)
+	c.expectServed("resumed", jar, 20)
+	for _, inst := range instanceNames {
+		if n := c.logLines(inst, "session store unavailable"); n != 2 {
+			t.Fatalf("instance %s logged %d 'unavailable' lines in all, want 2 (one per outage a minute apart)", inst, n)
+		}
+	}
+	if strings.Contains(c.logs.String(), "status=500") {
+		t.Fatalf("a 500 was logged:\n%s", c.logs.String())
+	}
+}
