@@ -434,3 +434,50 @@ func TestCallbackPanicFailsOneRequest(t *testing.T) {
 		})
 	}
 }
+
+// countingProvider records how many refresh calls run at once.
+type countingProvider struct {
+	*multicart.Provider
+	now, most *atomic.Int32
+}
+
+func (p countingProvider) Refresh(ctx context.Context, rt string) (*oauth2.Token, error) {
+	n := p.now.Add(1)
+	defer p.now.Add(-1)
+	for {
+		m := p.most.Load()
+		if n <= m || p.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return p.Provider.Refresh(ctx, rt)
+}
+
+// TestMaxRefreshesQueues: with MaxRefreshes 1, the refreshes of several
+// customers whose tokens expired together run one at a time, and every
+// request is served (queued, not refused).
+func TestMaxRefreshesQueues(t *testing.T) {
+	now, most := new(atomic.Int32), new(atomic.Int32)
+	h := newHarness(t,
+		withConfig(func(cfg *sso.Config) { cfg.MaxRefreshes = 1 }),
+		withMulticart(func(p *multicart.Provider) sso.Provider { return countingProvider{p, now, most} }))
+	const customers = 6
+	clients := make([]*http.Client, customers)
+	for i := range clients {
+		clients[i] = h.login(multicart.Name)
+	}
+	h.clock.Advance(61 * time.Minute)
+	h.stand.Inject(ssotest.Failure{Grant: ssotest.GrantRefreshToken, Delay: 50 * time.Millisecond})
+	defer h.stand.Reset()
+	statuses := make([]int, customers*3)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Go(func() { statuses[i], _ = getOn(t, clients[i%customers], h.app.URL, "/private") })
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		assert.Equal(t, http.StatusOK, s, "request %d", i)
+	}
+	assert.Equal(t, customers, h.refreshCalls(), "one refresh per customer")
+	assert.EqualValues(t, 1, most.Load(), "never more than MaxRefreshes provider calls at once")
+}
