@@ -94,8 +94,9 @@ type flight struct {
 	res  *result
 }
 
-// flights are the refreshes running in this instance, by session, and
-// the sessions whose last refresh found something unavailable.
+// flights are the refreshes running in this instance, by session and
+// refresh token, and the sessions whose last refresh found something
+// unavailable.
 type flights struct {
 	mu      sync.Mutex
 	running map[string]*flight
@@ -214,17 +215,21 @@ func (a *Auth) paused(sessionToken string, now time.Time) (error, bool) {
 
 // join returns the session's running flight, starting one if there is none.
 func (a *Auth) join(sessionToken string, p Provider, rf Refresher, stale login) *flight {
+	// A flight renews one token set: a request that read a newer set than
+	// a flight still running (started for an older one, which may answer
+	// with the set this request already has) starts its own.
+	key := sessionToken + "\x00" + stale.RefreshToken
 	a.flights.mu.Lock()
 	defer a.flights.mu.Unlock()
-	if f, ok := a.flights.running[sessionToken]; ok {
+	if f, ok := a.flights.running[key]; ok {
 		return f
 	}
 	if a.flights.running == nil {
 		a.flights.running = make(map[string]*flight)
 	}
 	f := &flight{done: make(chan struct{})}
-	a.flights.running[sessionToken] = f
-	go a.fly(f, sessionToken, p, rf, stale)
+	a.flights.running[key] = f
+	go a.fly(f, key, sessionToken, p, rf, stale)
 	return f
 }
 
@@ -232,11 +237,11 @@ func (a *Auth) join(sessionToken string, p Provider, rf Refresher, stale login) 
 // a background context, not a request's: the refresh outlives the request
 // that started it, and scs's Load returns the session a context already
 // carries, so re-reading the store needs a context that carries none.
-func (a *Auth) fly(f *flight, sessionToken string, p Provider, rf Refresher, stale login) {
+func (a *Auth) fly(f *flight, key, sessionToken string, p Provider, rf Refresher, stale login) {
 	ctx := context.Background()
 	res := a.safeRefresh(ctx, sessionToken, p, rf, stale)
 	a.flights.mu.Lock()
-	delete(a.flights.running, sessionToken)
+	delete(a.flights.running, key)
 	if res.out == unavailable {
 		if a.flights.backoff == nil || len(a.flights.backoff) >= maxPaused {
 			a.flights.backoff = make(map[string]pause)
