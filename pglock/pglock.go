@@ -65,14 +65,15 @@ func (l *Locker) Lock(ctx context.Context, key string, lease time.Duration) (fun
 // lock takes the lock with its server-side lease; the caller sets the
 // local timer.
 func (l *Locker) lock(ctx context.Context, key string, lease time.Duration) (*held, error) {
-	conn, err := l.pool.Acquire(ctx)
-	if err != nil {
-		return nil, wrap(ctx, "connecting", err)
+	conn, tx, err := l.begin(ctx)
+	if err != nil && ctx.Err() == nil {
+		// A pooled connection the server closed (it restarted) fails its
+		// first statement: try once more, on a connection the pool makes
+		// or checks anew.
+		conn, tx, err = l.begin(ctx)
 	}
-	tx, err := conn.Begin(ctx)
 	if err != nil {
-		conn.Release()
-		return nil, wrap(ctx, "beginning", err)
+		return nil, err
 	}
 	ms := max(1, (lease+time.Millisecond-1)/time.Millisecond)
 	if _, err := tx.Exec(ctx, "SELECT set_config('idle_in_transaction_session_timeout', $1, true)", strconv.FormatInt(int64(ms), 10)); err != nil {
@@ -84,6 +85,22 @@ func (l *Locker) lock(ctx context.Context, key string, lease time.Duration) (*he
 		return nil, wrap(ctx, "waiting for the lock", err)
 	}
 	return &held{conn: conn, tx: tx}, nil
+}
+
+// begin starts a transaction on a connection of the pool. A connection
+// whose BEGIN fails is closed, so the pool does not hand it out again.
+func (l *Locker) begin(ctx context.Context) (*pgxpool.Conn, pgx.Tx, error) {
+	conn, err := l.pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, wrap(ctx, "connecting", err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		_ = conn.Conn().Close(context.Background())
+		conn.Release()
+		return nil, nil, wrap(ctx, "beginning", err)
+	}
+	return conn, tx, nil
 }
 
 // held is one lock held; release ends it once.
