@@ -341,7 +341,9 @@ func verifySignature(ctx context.Context, src KeySource, parts []string, kid, al
 		return err
 	}
 	method := jwt.GetSigningMethod(alg)
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	// Strict: only the canonical spelling (unused bits zero, RFC 4648
+	// §3.5), so one signature cannot be written several ways.
+	sig, err := base64.RawURLEncoding.Strict().DecodeString(parts[2])
 	if method == nil || err != nil {
 		return &CheckError{Check: CheckSignature}
 	}

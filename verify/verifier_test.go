@@ -267,3 +267,34 @@ func TestCheckErrorText(t *testing.T) {
 	assert.True(t, strings.HasSuffix(s, "; set Issuer"), s)
 	assert.True(t, errors.Is(e, verify.ErrInvalid))
 }
+
+// TestSignatureSpellingIsCanonical: base64url leaves the low bits of a
+// segment's last character unused (RFC 4648 §3.5), so a signature has
+// several spellings that decode to the same bytes. Only the canonical one
+// (unused bits zero) is accepted; otherwise anyone holding one valid token
+// could mint byte-different copies of it, which defeats every cache or
+// replay list keyed on the token's text.
+func TestSignatureSpellingIsCanonical(t *testing.T) {
+	c := newClock()
+	good := rsaSigner(t, "k1")
+	v, err := verify.New(verify.Config{Issuer: testIssuer, Audience: testClient, Keys: keySet(t, newKeyServer(t, good.jwk(t)), c), Now: c.Now})
+	require.NoError(t, err)
+	raw := good.sign(t, idClaims(c, nil), nil)
+	_, err = v.IDToken(context.Background(), raw, "n-1")
+	require.NoError(t, err)
+
+	parts := strings.Split(raw, ".")
+	sig := parts[2]
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, sig[len(sig)-1])
+	require.GreaterOrEqual(t, last, 0)
+	parts[2] = sig[:len(sig)-1] + string(alphabet[last^1]) // flip an unused bit
+	respelled := strings.Join(parts, ".")
+	a, _ := base64.RawURLEncoding.DecodeString(sig)
+	b, err := base64.RawURLEncoding.DecodeString(parts[2])
+	require.NoError(t, err)
+	require.Equal(t, a, b, "the test needs a spelling that lenient decoding reads as the same signature")
+
+	_, err = v.IDToken(context.Background(), respelled, "n-1")
+	assert.Equal(t, verify.CheckSignature, checkOf(t, err).Check)
+}
