@@ -428,3 +428,35 @@ func TestStorePanics(t *testing.T) {
 	}
 	require.Equal(t, 1, storeLines(h), h.logs.String())
 }
+
+// keyRecorder is a Locker that remembers every key it is asked for.
+type keyRecorder struct {
+	sso.Locker
+	mu   sync.Mutex
+	keys []string
+}
+
+func (k *keyRecorder) Lock(ctx context.Context, key string, lease time.Duration) (func(), error) {
+	k.mu.Lock()
+	k.keys = append(k.keys, key)
+	k.mu.Unlock()
+	return k.Locker.Lock(ctx, key, lease)
+}
+
+// TestLockKeysHoldNoSessionToken: a Locker may live in another system than
+// the sessions (PostgreSQL sessions, Redis locks) and may log its keys, so
+// the lock names derived from a session never contain its token.
+func TestLockKeysHoldNoSessionToken(t *testing.T) {
+	rec := &keyRecorder{Locker: sso.NewLocalLocker()}
+	h := newHarness(t, withConfig(func(c *sso.Config) { c.Locker = rec }))
+	c := h.login(istores.Name)
+	token := sessionCookie(c, h.app.URL)
+	require.NotEmpty(t, token)
+	h.postLogout(c)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.NotEmpty(t, rec.keys, "the login and the logout take session locks")
+	for _, k := range rec.keys {
+		require.NotContains(t, k, token)
+	}
+}
