@@ -69,7 +69,8 @@ import (
 // Codec is the [scs.Codec] of this package. The zero value writes sessions
 // unsealed; [New] returns one that seals them.
 type Codec struct {
-	seal *sealer // nil: unsealed
+	seal       *sealer // nil: unsealed
+	sealedOnly bool    // refuse data not sealed (see SealedOnly)
 }
 
 var _ scs.Codec = Codec{}
@@ -188,6 +189,9 @@ func (c Codec) Encode(deadline time.Time, values map[string]any) ([]byte, error)
 // Decode implements [scs.Codec]. Data that starts with neither this format's
 // magic byte nor a sealed header is handed to [scs.GobCodec].
 func (c Codec) Decode(b []byte) (time.Time, map[string]any, error) {
+	if c.sealedOnly && (len(b) < 2 || b[0] != codecMagic || b[1] != sealedVersion) {
+		return time.Time{}, nil, fmt.Errorf("%w: the session is not sealed", ErrUnsealed)
+	}
 	if len(b) == 0 || b[0] != codecMagic {
 		deadline, values, err := scs.GobCodec{}.Decode(b)
 		if err != nil {

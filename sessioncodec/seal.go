@@ -39,10 +39,14 @@ type sealer struct {
 //
 // Sessions it finds unsealed (written before keys were set) are still read
 // and are marked with [RewriteKey], as are sessions sealed under a key other
-// than the first. Sealing authenticates the session's content but does not
-// bind it to its session ID: someone who can write to the store could swap
-// two sealed values (and could as well delete them); someone who can only
-// read it learns nothing but sizes. Every write draws a random nonce, which
+// than the first. So that sessions migrate, this codec therefore does not
+// stop someone who can write to the store from writing an unsealed session
+// of their own making: once every session has been rewritten sealed (at
+// most the session lifetime after keys were set), switch to
+// [Codec.SealedOnly], which refuses them. Sealing authenticates a sealed
+// session's content but does not bind it to its session ID: someone who
+// can write to the store could swap two sealed values (and could as well
+// delete them); someone who can only read it learns nothing but sizes. Every write draws a random nonce, which
 // is safe for far more writes per key than a session store sees between
 // rotations (NIST SP 800-38D §8.3 allows 2^32).
 //
@@ -66,6 +70,16 @@ func New(keys ...[]byte) (Codec, error) {
 		}
 	}
 	return Codec{seal: s}, nil
+}
+
+// SealedOnly returns a copy of c that refuses, with [ErrUnsealed], every
+// session not sealed under one of its keys: plain ones and those written by
+// [scs.GobCodec]. A store writer without a key can then forge nothing. Use
+// it once the sessions written before keys were set have expired or been
+// rewritten (see [New]). On a codec without keys it refuses everything.
+func (c Codec) SealedOnly() Codec {
+	c.sealedOnly = true
+	return c
 }
 
 // Sealed reports whether c seals what it writes.

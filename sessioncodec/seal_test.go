@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"testing"
+
+	"github.com/alexedwards/scs/v2"
 )
 
 func codecTestKey(t testing.TB) []byte {
@@ -134,4 +136,56 @@ func flipBit(b []byte, i int) []byte {
 	c := bytes.Clone(b)
 	c[i] ^= 1
 	return c
+}
+
+// TestSealedOnlyRefusesForgedSessions: someone who can write to the store
+// but has no key can write a plain or gob session of their own. New's codec
+// reads it (that is how sessions migrate to sealing); SealedOnly's does not.
+func TestSealedOnlyRefusesForgedSessions(t *testing.T) {
+	t.Parallel()
+	key := codecTestKey(t)
+	values := map[string]any{"login": "forged"}
+	plain, err := Codec{}.Encode(codecTestDeadline, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gobData, err := scs.GobCodec{}.Encode(codecTestDeadline, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := codecTestNew(t, key).Encode(codecTestDeadline, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	migrating := codecTestNew(t, key)
+	strict := migrating.SealedOnly()
+	if !strict.Sealed() {
+		t.Fatal("SealedOnly codec does not seal")
+	}
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"plain", plain},
+		{"gob", gobData},
+		{"empty", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.data != nil {
+				if _, got, err := migrating.Decode(tt.data); err != nil || got["login"] != "forged" {
+					t.Fatalf("migrating codec: Decode = %v, %v; the test needs data it reads", got, err)
+				}
+			}
+			if _, got, err := strict.Decode(tt.data); !errors.Is(err, ErrUnsealed) {
+				t.Errorf("SealedOnly: Decode = %v, %v; want ErrUnsealed", got, err)
+			}
+		})
+	}
+	if _, got, err := strict.Decode(sealed); err != nil || got["login"] != "forged" {
+		t.Errorf("SealedOnly: Decode(sealed) = %v, %v", got, err)
+	}
+	if (Codec{}).SealedOnly().Sealed() {
+		t.Error("the zero codec has no keys to seal with")
+	}
 }
