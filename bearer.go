@@ -43,8 +43,11 @@ type BearerConfig struct {
 	// verifying its signature, never past its "exp": the next requests
 	// with the same token (an API client sends one token many times) cost
 	// a map lookup. A key withdrawn from the provider's set stops
-	// accepting its tokens after at most this long. Zero:
-	// [DefaultBearerCacheTTL]; negative: every request is verified.
+	// accepting its tokens at most this long after the verifier's key set
+	// has been fetched again without it ([verify.KeySetConfig.Lifetime],
+	// an hour by default; a key set that cannot be fetched keeps serving
+	// the keys it had). Zero: [DefaultBearerCacheTTL]; negative: every
+	// request is verified.
 	CacheTTL time.Duration
 
 	// Logger receives one record per refused request, naming the check

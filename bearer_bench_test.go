@@ -36,7 +36,6 @@ func newBearerBench(tb testing.TB, fx *benchFixture, ttl time.Duration) (*Bearer
 	}
 	v, err := verify.New(verify.Config{
 		Issuer: ep.Issuer, Audience: ssotest.MulticartAudience, Keys: keys,
-		AccessTokenTypes: []string{"at+jwt", "JWT"}, // the stand-in types its tokens "JWT"
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -42,9 +42,7 @@ func newBearerFixture(t *testing.T, jwksURL string) *bearerFixture {
 		Issuer:   ep.Issuer,
 		Audience: ssotest.MulticartAudience,
 		Keys:     keys,
-		// The stand-in's access tokens are typed "JWT", not "at+jwt".
-		AccessTokenTypes: []string{"at+jwt", "JWT"},
-		Now:              f.clock.Now,
+		Now:      f.clock.Now,
 	})
 	require.NoError(t, err)
 	f.bearer, err = sso.NewBearer(sso.BearerConfig{
@@ -124,9 +122,11 @@ func TestBearerRefusals(t *testing.T) {
 	issue := func(claims map[string]any) string { return f.stand.IssueAccessToken(ssotest.ProviderMulticart, claims) }
 	valid := issue(nil)
 	parts := strings.Split(valid, ".")
-	unsigned, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{
+	none := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{
 		"iss": ep.Issuer, "aud": ssotest.MulticartAudience, "sub": "x", "exp": now.Add(time.Hour).Unix(),
-	}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	})
+	none.Header["typ"] = "at+jwt" // so that alg is the check that refuses it
+	unsigned, err := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -151,6 +151,8 @@ func TestBearerRefusals(t *testing.T) {
 			`Bearer realm="shop-api", error="invalid_token", error_description="the access token failed the signature check"`, "invalid_token", "signature check"},
 		{"alg none", []string{"Bearer " + unsigned}, 401,
 			`Bearer realm="shop-api", error="invalid_token", error_description="the access token failed the alg check"`, "invalid_token", "alg check"},
+		{"an ID token for the API's audience", []string{"Bearer " + f.stand.IssueIDToken(map[string]any{"aud": ssotest.MulticartAudience})}, 401,
+			`Bearer realm="shop-api", error="invalid_token", error_description="the access token failed the typ check"`, "invalid_token", "typ check"},
 		{"not a JWT", []string{"Bearer abc"}, 401,
 			`Bearer realm="shop-api", error="invalid_token", error_description="the access token failed the malformed check"`, "invalid_token", "malformed"},
 		{"not b64token", []string{"Bearer a b"}, 400,

@@ -218,7 +218,7 @@ func TestAccessTokenVerifierForBearerMode(t *testing.T) {
 	t.Cleanup(s.Close)
 	p, err := newProvider(t, s, nil)
 	require.NoError(t, err)
-	v, err := p.AccessTokenVerifier(ssotest.OIDCAudience, "at+jwt", "JWT")
+	v, err := p.AccessTokenVerifier(ssotest.OIDCAudience)
 	require.NoError(t, err)
 	tok, err := v.AccessToken(context.Background(), s.IssueAccessToken(ssotest.ProviderOIDC, nil))
 	require.NoError(t, err)
