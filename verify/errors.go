@@ -27,7 +27,7 @@ var (
 
 // The checks a [CheckError] can name.
 const (
-	CheckMalformed = "malformed" // not a compact JWS with JSON header and claims
+	CheckMalformed = "malformed" // not a compact JWS with JSON header and claims, or over MaxTokenBytes
 	CheckCrit      = "crit"      // RFC 7515 §4.1.11: no critical extension is understood
 	CheckTyp       = "typ"       // wrong kind of token (RFC 8725 §3.11, RFC 9068 §4)
 	CheckAlg       = "alg"       // algorithm not allowed, or not the key's

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,13 @@ import (
 func DefaultAlgorithms() []string {
 	return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 }
+
+// MaxTokenBytes caps the size of a token: a larger one is refused as
+// malformed before any part of it is decoded, so a client presenting a
+// bearer token cannot make each request split and decode up to the
+// server's header limit (a megabyte by default). Real JWTs are a few
+// kilobytes; one with hundreds of claims stays well under this.
+const MaxTokenBytes = 64 << 10
 
 // DefaultLeeway is the clock skew tolerated on exp, iat and nbf.
 const DefaultLeeway = time.Minute
@@ -194,7 +202,10 @@ func (v *Verifier) verify(ctx context.Context, raw string, k kind) (*Token, erro
 	fail := func(check, expected, got string) error {
 		return &CheckError{Token: k.name, Check: check, Expected: expected, Got: got}
 	}
-	parts := strings.Split(raw, ".")
+	if len(raw) > MaxTokenBytes {
+		return nil, fail(CheckMalformed, fmt.Sprintf("at most %d bytes", MaxTokenBytes), strconv.Itoa(len(raw))+" bytes")
+	}
+	parts := strings.SplitN(raw, ".", 4)
 	if len(parts) != 3 {
 		return nil, fail(CheckMalformed, "", "")
 	}
@@ -303,7 +314,7 @@ func (v *Verifier) checkIssuer(ctx context.Context, iss string, k kind) (KeySour
 	var md *Metadata
 	if v.cfg.Discovery != nil {
 		var err error
-		md, err = v.cfg.Discovery.Metadata(ctx)
+		md, err = v.cfg.Discovery.metadata(ctx)
 		if err == nil && keys == nil && md.JWKSURI != "" {
 			ks, err := v.cfg.Discovery.KeySet(ctx)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -297,4 +298,32 @@ func TestSignatureSpellingIsCanonical(t *testing.T) {
 
 	_, err = v.IDToken(context.Background(), respelled, "n-1")
 	assert.Equal(t, verify.CheckSignature, checkOf(t, err).Check)
+}
+
+// TestTokenSizeCap: a token is refused before anything in it is decoded
+// when it is larger than verify.MaxTokenBytes, even one validly signed, so
+// a client cannot make every request decode (or split) a megabyte.
+func TestTokenSizeCap(t *testing.T) {
+	c := newClock()
+	good := rsaSigner(t, "k1")
+	v, err := verify.New(verify.Config{Issuer: testIssuer, Audience: testClient, Keys: keySet(t, newKeyServer(t, good.jwk(t)), c), Now: c.Now})
+	require.NoError(t, err)
+	big := good.sign(t, idClaims(c, map[string]any{"pad": strings.Repeat("x", verify.MaxTokenBytes)}), nil)
+	require.Greater(t, len(big), verify.MaxTokenBytes)
+	tests := []struct{ name, raw string }{
+		{"signed, too large", big},
+		{"dots", strings.Repeat(".", 1<<20)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.IDToken(context.Background(), tt.raw, "n-1")
+			ce := checkOf(t, err)
+			assert.Equal(t, verify.CheckMalformed, ce.Check)
+			assert.Equal(t, fmt.Sprintf("at most %d bytes", verify.MaxTokenBytes), ce.Expected)
+			_, err = v.AccessToken(context.Background(), tt.raw)
+			assert.Equal(t, verify.CheckMalformed, checkOf(t, err).Check)
+		})
+	}
+	_, err = v.IDToken(context.Background(), good.sign(t, idClaims(c, map[string]any{"pad": strings.Repeat("x", 8<<10)}), nil), "n-1")
+	assert.NoError(t, err, "a large but plausible token still passes")
 }
