@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -135,8 +136,23 @@ func (d *Discovery) URL() string { return d.url }
 // Metadata returns the provider's metadata, fetching it when the cache
 // holds none or has outlived its lifetime. After a 404 it answers
 // [ErrNoDiscovery] for NotFoundInterval without asking again; after
-// another failure, [ErrUnavailable] for RetryInterval.
+// another failure, [ErrUnavailable] for RetryInterval. The result is a
+// copy of its own: changing it changes nothing a [Verifier] goes by.
 func (d *Discovery) Metadata(ctx context.Context) (*Metadata, error) {
+	md, err := d.metadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cp := *md
+	cp.ScopesSupported = slices.Clone(md.ScopesSupported)
+	cp.IDTokenSigningAlgValuesSupported = slices.Clone(md.IDTokenSigningAlgValuesSupported)
+	cp.CodeChallengeMethodsSupported = slices.Clone(md.CodeChallengeMethodsSupported)
+	return &cp, nil
+}
+
+// metadata is [Discovery.Metadata] without the copy: the cached document,
+// which nobody may change.
+func (d *Discovery) metadata(ctx context.Context) (*Metadata, error) {
 	st := d.cache.snapshot()
 	now := d.cfg.Now()
 	if st.have && now.Sub(st.fetched) < d.cfg.Lifetime {
@@ -166,7 +182,7 @@ func (d *Discovery) Metadata(ctx context.Context) (*Metadata, error) {
 // KeySet returns the key set named by the document's jwks_uri. It fails
 // like [Discovery.Metadata], or when the document names no key set.
 func (d *Discovery) KeySet(ctx context.Context) (*KeySet, error) {
-	md, err := d.Metadata(ctx)
+	md, err := d.metadata(ctx)
 	if err != nil {
 		return nil, err
 	}

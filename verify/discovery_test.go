@@ -297,3 +297,28 @@ func TestDiscoverySurvivesCancelledRequest(t *testing.T) {
 	})
 	assert.EqualValues(t, 1, calls.Load())
 }
+
+// TestMetadataIsACopy: what Metadata returns is the caller's to change; the
+// issuer and key set the verifier goes by stay the provider's.
+func TestMetadataIsACopy(t *testing.T) {
+	c := newClock()
+	s := rsaSigner(t, "k1")
+	p := newProvider(t, s)
+	p.issuer.Store(p.URL)
+	d, err := verify.NewDiscovery(verify.DiscoveryConfig{BaseURL: p.URL, Now: c.Now})
+	require.NoError(t, err)
+	v, err := verify.New(verify.Config{Discovery: d, Audience: testClient, Now: c.Now})
+	require.NoError(t, err)
+	md, err := d.Metadata(context.Background())
+	require.NoError(t, err)
+	md.Issuer, md.JWKSURI = "https://evil.example", "http://127.0.0.1:1/jwks" // never fetched
+
+	_, err = v.IDToken(context.Background(), s.sign(t, idClaims(c, map[string]any{"iss": "https://evil.example"}), nil), "n-1")
+	assert.Equal(t, verify.CheckIss, checkOf(t, err).Check)
+	_, err = v.IDToken(context.Background(), s.sign(t, idClaims(c, map[string]any{"iss": p.URL}), nil), "n-1")
+	require.NoError(t, err)
+	again, err := d.Metadata(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, p.URL, again.Issuer)
+	assert.Equal(t, p.keys.URL+"/jwks", again.JWKSURI)
+}
