@@ -39,8 +39,7 @@ func newEndSessionApp(t *testing.T, so ssotest.Options, configure func(base stri
 	e.srv = httptest.NewUnstartedServer(nil)
 	base := "http://" + e.srv.Listener.Addr().String()
 	ist, mc := testkit.Providers(t, e.stand, base, func(_ *istores.Config, mc *multicart.Config) {
-		// Discovery instead of the key set: it publishes the end-session endpoint.
-		mc.JWKSURL, mc.Issuer, mc.DiscoveryURL, mc.Now = "", "", e.stand.Multicart().BaseURL, e.clock.Now
+		mc.Now = e.clock.Now // discovery, which testkit uses, publishes the end-session endpoint
 		if configure != nil {
 			configure(base, mc)
 		}

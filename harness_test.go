@@ -1,13 +1,11 @@
 package sso_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -20,48 +18,20 @@ import (
 	"golang.org/x/oauth2"
 
 	sso "github.com/shopsso/sso"
+	"github.com/shopsso/sso/internal/testkit"
 	"github.com/shopsso/sso/providers/istores"
 	"github.com/shopsso/sso/providers/multicart"
 	"github.com/shopsso/sso/ssotest"
 )
 
-// clock is an injectable clock shared by the app and the stand-in.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// The shared test support of internal/testkit, under the short names this
+// package's tests use.
+type (
+	clock      = testkit.Clock     // shared by the app and the stand-in
+	syncBuffer = testkit.LogBuffer // a log sink safe for concurrent handlers
+)
 
-func newClock() *clock { return &clock{now: time.Now().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer is a log sink safe for concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func newClock() *clock { return testkit.NewClock() }
 
 // harness is an app using the library against the stand-in.
 type harness struct {
@@ -148,22 +118,10 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 
 	h.app = httptest.NewUnstartedServer(nil)
 	base := "http://" + h.app.Listener.Addr().String()
-	ie, me := h.stand.Istores(), h.stand.Multicart()
 	var err error
-	h.ist, err = istores.New(istores.Config{
-		ClientID: ie.Client.ID, ClientSecret: ie.Client.Secret,
-		RedirectURL: base + "/auth/istores/callback",
-		Scopes:      []string{istores.ScopeProductsRead, istores.ScopeCustomersRead},
-		AuthURL:     ie.AuthURL, TokenURL: ie.TokenURL, HTTPClient: hc,
+	h.ist, h.mc = testkit.Providers(t, h.stand, base, func(ic *istores.Config, mc *multicart.Config) {
+		ic.HTTPClient, mc.HTTPClient, mc.Now = hc, hc, h.clock.Now
 	})
-	require.NoError(t, err)
-	h.mc, err = multicart.New(multicart.Config{
-		ClientID: me.Client.ID, ClientSecret: me.Client.Secret,
-		RedirectURL: base + "/auth/multicart/callback",
-		AuthURL:     me.AuthURL, TokenURL: me.TokenURL, // issuer and keys through discovery
-		HTTPClient: hc, Now: h.clock.Now,
-	})
-	require.NoError(t, err)
 
 	h.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, r.Header.Get("Authorization"))
@@ -271,18 +229,10 @@ func (h *harness) private(w http.ResponseWriter, r *http.Request) {
 }
 
 // browser is a cookie-jar client that follows redirects, as a browser does.
-func (h *harness) browser() *http.Client {
-	jar, err := cookiejar.New(nil)
-	require.NoError(h.t, err)
-	return &http.Client{Jar: jar, Timeout: 30 * time.Second}
-}
+func (h *harness) browser() *http.Client { return testkit.Browser(h.t) }
 
 // noFollow returns a client sharing c's cookies that stops at redirects.
-func noFollow(c *http.Client) *http.Client {
-	return &http.Client{Jar: c.Jar, Timeout: c.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}
-}
+func noFollow(c *http.Client) *http.Client { return testkit.NoFollow(c) }
 
 // get sends a browser-style GET (Accept: text/html).
 func (h *harness) get(c *http.Client, path string) *http.Response {

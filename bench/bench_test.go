@@ -26,6 +26,7 @@ import (
 	"github.com/gorilla/sessions"
 
 	sso "github.com/shopsso/sso"
+	"github.com/shopsso/sso/internal/testkit"
 	"github.com/shopsso/sso/providers/istores"
 	"github.com/shopsso/sso/providers/multicart"
 	"github.com/shopsso/sso/sessioncodec"
@@ -118,25 +119,11 @@ func newOurApp(tb testing.TB, stand *ssotest.Server, codec scs.Codec) *ourApp {
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
 	rec := &tokenRecorder{}
-	ie, me := stand.Istores(), stand.Multicart()
-	ist, err := istores.New(istores.Config{
-		ClientID: ie.Client.ID, ClientSecret: ie.Client.Secret,
-		RedirectURL: base + "/auth/istores/callback",
-		Scopes:      []string{istores.ScopeProductsRead, istores.ScopeCustomersRead},
-		AuthURL:     ie.AuthURL, TokenURL: ie.TokenURL,
+	ist, mc := testkit.Providers(tb, stand, base, func(_ *istores.Config, mc *multicart.Config) {
+		me := stand.Multicart()
+		mc.Issuer, mc.JWKSURL = me.Issuer, me.JWKSURL // no discovery fetch through rec
+		mc.HTTPClient = &http.Client{Transport: rec}
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	mc, err := multicart.New(multicart.Config{
-		ClientID:    me.Client.ID,
-		RedirectURL: base + "/auth/multicart/callback",
-		AuthURL:     me.AuthURL, TokenURL: me.TokenURL, Issuer: me.Issuer, JWKSURL: me.JWKSURL,
-		HTTPClient: &http.Client{Transport: rec},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	auth, err := sso.New(sso.Config{
 		Sessions:       sm,
 		Providers:      []sso.Provider{mc, ist},

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shopsso/sso/internal/testenv"
+	"github.com/shopsso/sso/internal/testkit"
 	"github.com/shopsso/sso/ssotest"
 )
 
@@ -148,43 +148,15 @@ func (s *redisServer) signal(sig os.Signal) {
 	}
 }
 
-// sharedClock is the fake clock shared by the stand-in and every instance.
-type sharedClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// The shared test support of internal/testkit: the fake clock shared by
+// the stand-in and every instance, and a log (and process output) sink
+// safe for concurrent writers.
+type (
+	sharedClock = testkit.Clock
+	logSink     = testkit.LogBuffer
+)
 
-func newSharedClock() *sharedClock { return &sharedClock{now: time.Now().Truncate(time.Second)} }
-
-func (c *sharedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *sharedClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// logSink is a log (and process output) sink safe for concurrent writers.
-type logSink struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *logSink) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func newSharedClock() *sharedClock { return testkit.NewClock() }
 
 // instanceHeader tells the test load balancer which instance ("a", "b",
 // "c") must serve a request; without it the balancer takes them in turn.

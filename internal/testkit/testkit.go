@@ -84,8 +84,9 @@ func NoFollow(c *http.Client) *http.Client {
 // ProviderConfigs returns the configurations of both providers for an app
 // served at base (e.g. "http://127.0.0.1:34567"), against stand: the
 // registered clients, redirect URLs base+"/auth/{istores,multicart}/callback",
-// the stand-in's endpoints, issuer and key set, and Istores' products:read
-// and customers:read scopes. Tests change what they need before New.
+// the stand-in's endpoints (Multicart's issuer and key set come from its
+// discovery document), and Istores' products:read and customers:read
+// scopes. Tests change what they need before New.
 func ProviderConfigs(stand *ssotest.Server, base string) (istores.Config, multicart.Config) {
 	ie, me := stand.Istores(), stand.Multicart()
 	return istores.Config{
@@ -96,7 +97,7 @@ func ProviderConfigs(stand *ssotest.Server, base string) (istores.Config, multic
 		}, multicart.Config{
 			ClientID: me.Client.ID, ClientSecret: me.Client.Secret,
 			RedirectURL: base + "/auth/multicart/callback",
-			AuthURL:     me.AuthURL, TokenURL: me.TokenURL, Issuer: me.Issuer, JWKSURL: me.JWKSURL,
+			AuthURL:     me.AuthURL, TokenURL: me.TokenURL, // issuer and keys through discovery
 		}
 }
 

@@ -85,7 +85,7 @@ func TestProviders(t *testing.T) {
 	stand := ssotest.NewServer(ssotest.Options{})
 	t.Cleanup(stand.Close)
 	ic, mc := testkit.ProviderConfigs(stand, "http://app.test")
-	if ic.AuthURL != stand.Istores().AuthURL || mc.JWKSURL != stand.Multicart().JWKSURL || mc.Issuer != stand.Multicart().Issuer {
+	if ic.AuthURL != stand.Istores().AuthURL || mc.TokenURL != stand.Multicart().TokenURL {
 		t.Errorf("configs do not point at the stand-in: %+v %+v", ic, mc)
 	}
 	if ic.RedirectURL != "http://app.test/auth/istores/callback" || mc.RedirectURL != "http://app.test/auth/multicart/callback" {

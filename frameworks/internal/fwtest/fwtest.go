@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	sso "github.com/shopsso/sso"
+	"github.com/shopsso/sso/internal/testkit"
 	"github.com/shopsso/sso/providers/istores"
 	"github.com/shopsso/sso/providers/multicart"
 	"github.com/shopsso/sso/ssotest"
@@ -52,22 +53,12 @@ func Start(t *testing.T, app App) *Env {
 	// The redirect URLs need the app's address before the app exists.
 	e.Server = httptest.NewUnstartedServer(nil)
 	base := "http://" + e.Server.Listener.Addr().String()
-	ie, me := e.Stand.Istores(), e.Stand.Multicart()
-	ist, err := istores.New(istores.Config{
-		ClientID: ie.Client.ID, ClientSecret: ie.Client.Secret,
-		RedirectURL: base + "/auth/istores/callback",
-		Scopes:      []string{istores.ScopeProductsRead},
-		AuthURL:     ie.AuthURL, TokenURL: ie.TokenURL,
+	ist, mc := testkit.Providers(t, e.Stand, base, func(ic *istores.Config, _ *multicart.Config) {
+		ic.Scopes = []string{istores.ScopeProductsRead}
 	})
-	require.NoError(t, err)
-	mc, err := multicart.New(multicart.Config{
-		ClientID: me.Client.ID, ClientSecret: me.Client.Secret,
-		RedirectURL: base + "/auth/multicart/callback",
-		AuthURL:     me.AuthURL, TokenURL: me.TokenURL, Issuer: me.Issuer, JWKSURL: me.JWKSURL,
-	})
-	require.NoError(t, err)
 
 	e.Sessions = scs.New()
+	var err error
 	e.Auth, err = sso.New(sso.Config{
 		Sessions:       e.Sessions,
 		Providers:      []sso.Provider{ist, mc},
