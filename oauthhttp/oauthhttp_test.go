@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
+	"github.com/shopsso/sso/internal/testkit"
 	"github.com/shopsso/sso/oauthhttp"
 )
 
@@ -122,13 +123,7 @@ func (s *source) Token() (*oauth2.Token, error) {
 	return &oauth2.Token{AccessToken: "t" + string(rune('0'+n)), ExpiresIn: 3600}, nil
 }
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+type fakeClock = testkit.Clock
 
 // TestCachedTokenSourceRemembersFailure: while the token endpoint fails
 // and no cached token is usable, callers get the failure without a call
@@ -147,7 +142,7 @@ func TestCachedTokenSourceRemembersFailure(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			clock := testkit.NewClockAt(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 			src := &source{}
 			cs := oauthhttp.CachedTokenSource(src, time.Minute, clock.Now)
 			if tt.haveToken {

@@ -23,30 +23,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/shopsso/sso/internal/testkit"
 	"github.com/shopsso/sso/ssotest"
 )
 
 // ---- helpers ----
 
-// clock is a settable clock for Options.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the shared settable test clock (internal/testkit).
+type clock = testkit.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return testkit.NewClockAt(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 func newServer(t *testing.T, opts ssotest.Options) *ssotest.Server {
 	t.Helper()
@@ -708,7 +694,7 @@ func TestCodeExpiry(t *testing.T) {
 			s := newServer(t, ssotest.Options{AutoApprove: true, Now: c.Now})
 			for _, l := range logins(s) {
 				code := l.code(t)
-				c.Add(tt.after)
+				c.Advance(tt.after)
 				r := l.exchange(t, code)
 				if tt.wantOK {
 					assert.Equal(t, http.StatusOK, r.Status, r.Body)
@@ -776,7 +762,7 @@ func TestRefreshRotation(t *testing.T) {
 		}, nil)
 	}
 
-	c.Add(10 * time.Minute)
+	c.Advance(10 * time.Minute)
 	r := refresh(rt1)
 	require.Equal(t, http.StatusOK, r.Status, r.Body)
 	second := r.json(t)

@@ -139,7 +139,7 @@ func TestDiscoveryKeysAndCache(t *testing.T) {
 	assert.Equal(t, p.tokenURL(), md.TokenEndpoint)
 	assert.Equal(t, p.URL+"/authorize", md.AuthorizationEndpoint)
 
-	c.Add(time.Hour)
+	c.Advance(time.Hour)
 	_, err = d.Metadata(context.Background())
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, p.discovery.Load(), "refreshed after its lifetime")
@@ -178,7 +178,7 @@ func TestDiscovery404FallsBack(t *testing.T) {
 
 	// Discovery appears later: after the interval it is used.
 	p.issuer.Store(p.URL + "/real")
-	c.Add(verify.DefaultNotFoundInterval)
+	c.Advance(verify.DefaultNotFoundInterval)
 	_, err = v.IDToken(context.Background(), s.sign(t, idClaims(c, map[string]any{"iss": p.URL + "/real"}), nil), "n-1")
 	assert.NoError(t, err)
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/shopsso/sso/internal/testkit"
 )
 
 // signer is one private key with the kid and alg it signs with.
@@ -152,22 +154,7 @@ func (ks *keyServer) fetches() int {
 	return ks.calls
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the shared settable test clock (internal/testkit).
+type clock = testkit.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return testkit.NewClockAt(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)) }

@@ -94,7 +94,7 @@ func TestKeyRotation(t *testing.T) {
 	require.Equal(t, 1, ks.fetches())
 
 	ks.set(t, b.jwk(t)) // the provider rotates: a withdrawn, b published
-	c.Add(verify.DefaultUnknownKidInterval)
+	c.Advance(verify.DefaultUnknownKidInterval)
 	_, err = v.IDToken(ctx, b.sign(t, idClaims(c, nil), nil), "n-1")
 	require.NoError(t, err, "an unknown kid fetches the set again")
 	assert.Equal(t, 2, ks.fetches())
@@ -118,11 +118,11 @@ func TestKeySetLifetime(t *testing.T) {
 	_, err = v.IDToken(context.Background(), a.sign(t, idClaims(c, nil), nil), "n-1")
 	require.NoError(t, err)
 	ks.set(t)
-	c.Add(9 * time.Minute)
+	c.Advance(9 * time.Minute)
 	_, err = v.IDToken(context.Background(), a.sign(t, idClaims(c, nil), nil), "n-1")
 	require.NoError(t, err, "still fresh")
 	assert.Equal(t, 1, ks.fetches())
-	c.Add(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	_, err = v.IDToken(context.Background(), a.sign(t, idClaims(c, nil), nil), "n-1")
 	assert.Equal(t, verify.CheckKid, checkOf(t, err).Check)
 	assert.Equal(t, 2, ks.fetches())
@@ -145,7 +145,7 @@ func TestUnknownKidRateLimit(t *testing.T) {
 		require.Equal(t, verify.CheckKid, checkOf(t, err).Check)
 	}
 	assert.Equal(t, 1, ks.fetches(), "the first fetch was less than an interval ago")
-	c.Add(verify.DefaultUnknownKidInterval)
+	c.Advance(verify.DefaultUnknownKidInterval)
 	for range 10 {
 		forged := a
 		forged.kid = "forged"
@@ -213,7 +213,7 @@ func TestFetchFailureRetry(t *testing.T) {
 		assert.Contains(t, err.Error(), "status 503")
 	}
 	assert.EqualValues(t, 1, calls.Load())
-	c.Add(verify.DefaultRetryInterval)
+	c.Advance(verify.DefaultRetryInterval)
 	_, err = v.IDToken(context.Background(), raw, "n-1")
 	assert.NoError(t, err)
 	assert.EqualValues(t, 2, calls.Load())

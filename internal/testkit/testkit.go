@@ -28,6 +28,9 @@ type Clock struct {
 // second (JWT times are whole seconds).
 func NewClock() *Clock { return &Clock{now: time.Now().Truncate(time.Second)} }
 
+// NewClockAt returns a Clock set to t, for tests that need a fixed date.
+func NewClockAt(t time.Time) *Clock { return &Clock{now: t} }
+
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()

@@ -31,6 +31,10 @@ func TestClock(t *testing.T) {
 	if got := c.Now().Sub(start); got != 10*time.Second {
 		t.Errorf("advanced %v, want 10s", got)
 	}
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if got := testkit.NewClockAt(at).Now(); !got.Equal(at) {
+		t.Errorf("NewClockAt(%v).Now() = %v", at, got)
+	}
 }
 
 func TestLogBuffer(t *testing.T) {

@@ -22,27 +22,13 @@ import (
 	"golang.org/x/oauth2"
 
 	sso "github.com/shopsso/sso"
+	"github.com/shopsso/sso/internal/testkit"
 	"github.com/shopsso/sso/providers/oidc"
 	"github.com/shopsso/sso/ssotest"
 	"github.com/shopsso/sso/verify"
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+type clock = testkit.Clock
 
 func newProvider(t *testing.T, s *ssotest.Server, change func(*oidc.Config)) (*oidc.Provider, error) {
 	t.Helper()
@@ -234,7 +220,7 @@ func TestLoginRefreshThroughAuth(t *testing.T) {
 	for _, public := range []bool{false, true} {
 		name := map[bool]string{false: "confidential", true: "public"}[public]
 		t.Run(name, func(t *testing.T) {
-			clk := &clock{now: time.Now().Truncate(time.Second)}
+			clk := testkit.NewClock()
 			opts := ssotest.Options{AutoApprove: true, Now: clk.Now, AccessTokenTTL: 10 * time.Minute}
 			if public {
 				opts.OIDC = ssotest.Client{ID: "spa"}
