@@ -306,6 +306,9 @@ type interop struct {
 type interopSetup struct {
 	op  opConfig
 	env func(base string, op *interopProvider, env map[string]string) // edits the example's environment
+	// realClock gives the app the real clock instead of the test's
+	// (which moves only when told).
+	realClock bool
 	// instances of the example, sharing a private Redis (REDIS_URL) when
 	// more than one; requests alternate between them unless pinned with
 	// instanceHeader ("a", "b", ...). Zero: one, with memory sessions.
@@ -340,7 +343,11 @@ func newInterop(t *testing.T, setup interopSetup) *interop {
 	}
 	logger := slog.New(slog.NewTextHandler(it.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for i := range max(setup.instances, 1) {
-		a, err := newApp(s, base, logger.With("instance", string(rune('a'+i))), deps{Now: it.clock.Now})
+		d := deps{Now: it.clock.Now}
+		if setup.realClock {
+			d.Now = nil
+		}
+		a, err := newApp(s, base, logger.With("instance", string(rune('a'+i))), d)
 		if err != nil {
 			t.Fatalf("newApp: %v", err)
 		}

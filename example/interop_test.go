@@ -786,3 +786,25 @@ func TestInteropRefusesAnotherIssuer(t *testing.T) {
 	assert.Contains(t, logs, "got="+it.op.Issuer, "the issuer received")
 	assert.Contains(t, logs, front.URL, "and what was expected")
 }
+
+// TestInteropRefreshRealTime: with the real clock on both sides and access
+// tokens that live 4 s, a customer's requests go on without a failure while
+// the token is refreshed again and again (twice at least), every refresh
+// token used once.
+func TestInteropRefreshRealTime(t *testing.T) {
+	t.Parallel()
+	it := newInterop(t, interopSetup{op: opConfig{AccessTokenTTL: 4}, env: withConsent, realClock: true})
+	c, me := it.login("multicart")
+	seen := map[string]bool{jti(me): true}
+	it.eventually(func() bool {
+		status, now := it.me(c)
+		require.Equal(t, http.StatusOK, status, "no request fails while tokens come and go")
+		seen[jti(now)] = true
+		return len(seen) >= 3
+	}, "two refreshed tokens")
+	st := it.op.stats(t)
+	assert.GreaterOrEqual(t, st.Grants["refresh_token"], 2)
+	assert.Zero(t, st.Reuse, "no refresh token used twice")
+	assert.Empty(t, st.Errors, "the provider refused nothing")
+	assert.Zero(t, refusals(it.logs.String()), "nothing refused:\n%s", it.logs.String())
+}
