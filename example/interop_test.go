@@ -186,7 +186,9 @@ func foreignJWKS(t *testing.T) *httptest.Server {
 }
 
 // TestInteropDeny: a customer who presses Deny at the provider comes back
-// with error=access_denied; no code is exchanged and nobody is logged in.
+// with error=access_denied; no code is exchanged, nobody is logged in, the
+// customer sees the declined page and the log says, once, that the
+// customer declined.
 func TestInteropDeny(t *testing.T) {
 	t.Parallel()
 	it := newInterop(t, interopSetup{})
@@ -205,6 +207,11 @@ func TestInteropDeny(t *testing.T) {
 			assert.Zero(t, it.op.stats(t).Grants["authorization_code"], "no code exchanged")
 			assert.Contains(t, p.body, "You didn&#39;t log in", "the declined page, not an error")
 			assert.Equal(t, logged+1, refusals(it.logs.String()), "one log line")
+			lines := strings.Split(strings.TrimSpace(it.logs.String()), "\n")
+			last := lines[len(lines)-1]
+			assert.Contains(t, last, `reason="`+sso.ErrAccessDenied.Error()+`"`, "logged as declined")
+			assert.Contains(t, last, "provider="+provider)
+			assert.NotContains(t, last, "exchange", "no exchange happened")
 		})
 	}
 }
