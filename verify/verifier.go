@@ -191,7 +191,9 @@ func (v *Verifier) IDToken(ctx context.Context, raw, nonce string) (*Token, erro
 
 // AccessToken verifies a JWT access token presented by a client
 // (RFC 9068 §4): the JWS header ("typ" one of AccessTokenTypes, no "crit",
-// an allowed "alg"); iss; aud contains Audience; the signature (always —
+// an allowed "alg"); iss; sub present (RFC 9068 §2.2), so a handler that
+// keys on the subject never sees an empty one; aud contains Audience; the
+// signature (always —
 // an access token never came from our own token call); exp (required),
 // iat (not in the future), nbf.
 func (v *Verifier) AccessToken(ctx context.Context, raw string) (*Token, error) {
@@ -241,7 +243,7 @@ func (v *Verifier) verify(ctx context.Context, raw string, k kind) (*Token, erro
 		return nil, err
 	}
 	t.Subject, _ = mc.GetSubject()
-	if k.idToken && t.Subject == "" {
+	if t.Subject == "" { // OIDC Core §2; RFC 9068 §2.2 (a client's own token names the client)
 		return nil, fail(CheckSub, "a subject", "")
 	}
 	t.Audience, err = mc.GetAudience()

@@ -180,6 +180,8 @@ func TestAccessTokenRules(t *testing.T) {
 		{"no typ", s.sign(t, claims(nil), map[string]any{"typ": nil}), verify.CheckTyp},
 		{"wrong audience", s.sign(t, claims(map[string]any{"aud": testClient}), at), verify.CheckAud},
 		{"wrong issuer", s.sign(t, claims(map[string]any{"iss": "https://evil.example"}), at), verify.CheckIss},
+		{"no subject", s.sign(t, claims(map[string]any{"sub": nil}), at), verify.CheckSub},
+		{"empty subject", s.sign(t, claims(map[string]any{"sub": ""}), at), verify.CheckSub},
 		{"expired", s.sign(t, claims(map[string]any{"exp": c.Now().Add(-time.Hour).Unix()}), at), verify.CheckExp},
 		{"crit", s.sign(t, claims(nil), map[string]any{"typ": "at+jwt", "crit": []string{"x"}, "x": true}), verify.CheckCrit},
 	}
