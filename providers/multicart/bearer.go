@@ -2,6 +2,7 @@ package multicart
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/shopsso/sso/verify"
 )
@@ -17,7 +18,15 @@ import (
 // audience is the "aud" the tokens must carry, [ScopeAPI] for the Client
 // API. types are the accepted "typ" headers; zero: RFC 9068's "at+jwt"
 // and "application/at+jwt" (Multicart does not document its own).
+// An audience equal to the login's client ID is refused when types accept
+// anything but at+jwt: the login's ID tokens carry that audience and, as
+// plain JWTs, would pass as access tokens.
 func (p *Provider) AccessTokenVerifier(audience string, types ...string) (*verify.Verifier, error) {
+	if audience == p.cfg.ClientID && slices.ContainsFunc(types, func(t string) bool {
+		return t != "at+jwt" && t != "application/at+jwt"
+	}) {
+		return nil, fmt.Errorf("multicart: access-token audience %q is the client ID, so ID tokens would pass as access tokens unless only at+jwt is accepted", audience)
+	}
 	vc := p.vc
 	vc.Audience = audience
 	vc.AccessTokenTypes = types

@@ -57,6 +57,23 @@ func TestAccessTokenVerifier(t *testing.T) {
 	}
 }
 
+// An ID token's audience is the client ID: an access-token audience equal
+// to it is refused unless only RFC 9068's typ is accepted.
+func TestAccessTokenVerifierRefusesClientIDAudience(t *testing.T) {
+	s := ssotest.NewServer(ssotest.Options{})
+	t.Cleanup(s.Close)
+	ep := s.Multicart()
+	p, err := multicart.New(multicart.Config{ClientID: ep.Client.ID, RedirectURL: "https://app.example/cb", AuthURL: ep.AuthURL, TokenURL: ep.TokenURL})
+	require.NoError(t, err)
+	_, err = p.AccessTokenVerifier(ep.Client.ID, "at+jwt", "JWT")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "client ID")
+	_, err = p.AccessTokenVerifier(ep.Client.ID)
+	require.NoError(t, err, "at+jwt alone keeps ID tokens out")
+	_, err = p.AccessTokenVerifier(multicart.ScopeAPI, "at+jwt", "JWT")
+	require.NoError(t, err)
+}
+
 func TestAccessTokenVerifierNeedsKeys(t *testing.T) {
 	p, err := multicart.New(multicart.Config{ClientID: "app", RedirectURL: "https://app.example/cb", SkipDiscovery: true})
 	require.NoError(t, err)
