@@ -76,6 +76,9 @@ func (a *Auth) logoutAtProvider(w http.ResponseWriter, r *http.Request, l *login
 	}
 	state := randomString()
 	a.cfg.Sessions.Put(ctx, logoutKey, logoutRecord(l.Provider, state, a.cfg.Now()))
+	// Like a session holding only pending logins, this one is worth
+	// nothing past the state's lifetime (scs's clock, not Config.Now).
+	a.cfg.Sessions.SetDeadline(ctx, time.Now().Add(a.cfg.StateTTL))
 	q := u.Query()
 	if l.IDToken != "" {
 		q.Set("id_token_hint", l.IDToken)

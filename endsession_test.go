@@ -117,6 +117,15 @@ func TestLogoutAtTheProvider(t *testing.T) {
 	assert.Equal(t, e.stand.Multicart().Client.ID, q.Get("client_id"))
 	assert.Equal(t, e.srv.URL+"/logout/return", q.Get("post_logout_redirect_uri"))
 	assert.Len(t, q.Get("state"), 43, "32 random bytes")
+	var kept []*http.Cookie // the new session's cookie (the old one is deleted)
+	for _, ck := range resp.Cookies() {
+		if ck.MaxAge >= 0 && ck.Value != "" {
+			kept = append(kept, ck)
+		}
+	}
+	require.Len(t, kept, 1, "one session holds the logout state")
+	assert.WithinDuration(t, time.Now().Add(sso.DefaultStateTTL), kept[0].Expires, time.Minute,
+		"the session holding the logout state lives as long as the state")
 
 	resp, _ = e.do(t, c, http.MethodGet, "/id-token", "application/json")
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the local session ended before leaving")
