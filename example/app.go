@@ -171,12 +171,13 @@ func newApp(s settings, base string, logger *slog.Logger, d deps) (*app, error) 
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /{$}", a.auth.Identify(http.HandlerFunc(home)))
+	choices := choicesOf(ps)
+	mux.Handle("GET /{$}", a.auth.Identify(home(choices)))
 	for _, p := range ps {
 		mux.Handle("GET /auth/"+p.Name()+"/login", a.auth.Login(p.Name()))
 		mux.Handle("GET /auth/"+p.Name()+"/callback", a.auth.Callback(p.Name()))
 	}
-	mux.HandleFunc("GET "+loginPath, choose)
+	mux.HandleFunc("GET "+loginPath, choose(choices))
 	mux.Handle("POST /logout", a.auth.Logout())
 	mux.Handle("GET /logout", a.auth.Identify(http.HandlerFunc(logoutForm)))
 	mux.Handle("GET "+logoutReturnPath, a.auth.LogoutCallback())

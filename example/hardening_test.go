@@ -145,6 +145,15 @@ func TestProvidersConfiguredWholeOrNotAtAll(t *testing.T) {
 					assert.Equal(t, http.StatusNotFound, rec.Code, "%s is not served", p)
 				}
 			}
+			// The home page and the chooser link exactly the providers served.
+			for _, page := range []string{"/", loginPath} {
+				rec := httptest.NewRecorder()
+				a.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, page, nil))
+				require.Equal(t, http.StatusOK, rec.Code, page)
+				for p, want := range tt.served {
+					assert.Equal(t, want, strings.Contains(rec.Body.String(), `href="/auth/`+p+`/login`), "%s links %s", page, p)
+				}
+			}
 			rec := httptest.NewRecorder()
 			a.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/me", nil))
 			if tt.served["multicart"] {

@@ -54,22 +54,40 @@ var homePage = newPage(`
 {{else}}
 <p id="who">You are not logged in.</p>
 <ul class="actions">
-<li><a class="button primary" id="login-istores" href="/auth/istores/login">Log in with Istores</a></li>
-<li><a class="button" id="login-multicart" href="/auth/multicart/login">Log in with Multicart</a></li>
-</ul>
+{{range $i, $p := .Choices}}<li><a class="button{{if eq $i 0}} primary{{end}}" id="login-{{$p.Name}}" href="/auth/{{$p.Name}}/login">Log in with {{$p.Label}}</a></li>
+{{end}}</ul>
 <p class="small">The protected page <a href="/me">/me</a> asks you to log in first.</p>
 {{end}}`)
 
+// choice is a provider this instance serves, as its pages offer it.
+type choice struct{ Name, Label string }
+
+// choicesOf lists the providers ps in the pages' words.
+func choicesOf(ps []sso.Provider) []choice {
+	out := make([]choice, 0, len(ps))
+	for _, p := range ps {
+		n := p.Name()
+		out = append(out, choice{Name: n, Label: strings.ToUpper(n[:1]) + n[1:]})
+	}
+	return out
+}
+
 type homeData struct {
 	Title                     string
+	Choices                   []choice // the providers served, to log in with
 	LoggedIn                  bool
 	Greeting                  string // "Hello, Ada" when the provider sent a name
 	Subject, Provider, Expiry string
 }
 
-// home shows who is logged in and how to log in or out.
-func home(w http.ResponseWriter, r *http.Request) {
-	d := homeData{Title: "shopsso example shop"}
+// home returns the page that shows who is logged in and how to log in
+// (through the providers this instance serves) or out.
+func home(choices []choice) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { homePageFor(w, r, choices) }
+}
+
+func homePageFor(w http.ResponseWriter, r *http.Request, choices []choice) {
+	d := homeData{Title: "shopsso example shop", Choices: choices}
 	if tok, ok := sso.TokenFromContext(r.Context()); ok {
 		d.LoggedIn, d.Provider = true, tok.Provider
 		d.Expiry = tok.Expiry.Format(time.RFC1123)
@@ -111,14 +129,18 @@ var choosePage = newPage(`
 {{if .LoggedOut}}<p id="logged-out">You have logged out of the shop.</p>{{end}}
 <p>Choose the account you use with us.</p>
 <ul class="actions">
-<li><a class="button primary" id="choose-istores" href="/auth/istores/login?return_to={{.ReturnTo}}">Continue with Istores</a></li>
-<li><a class="button" id="choose-multicart" href="/auth/multicart/login?return_to={{.ReturnTo}}">Continue with Multicart</a></li>
-</ul>
+{{range $i, $p := .Choices}}<li><a class="button{{if eq $i 0}} primary{{end}}" id="choose-{{$p.Name}}" href="/auth/{{$p.Name}}/login?return_to={{$.ReturnTo}}">Continue with {{$p.Label}}</a></li>
+{{end}}</ul>
 <p class="small"><a href="/">Back to the shop</a></p>`)
 
-// choose is the login page: one button per provider, each bringing the
-// customer back to return_to (which the library checks again) afterwards.
-func choose(w http.ResponseWriter, r *http.Request) {
+// choose returns the login page: one button per provider served, each
+// bringing the customer back to return_to (which the library checks again)
+// afterwards.
+func choose(choices []choice) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { choosePageFor(w, r, choices) }
+}
+
+func choosePageFor(w http.ResponseWriter, r *http.Request, choices []choice) {
 	q := r.URL.Query()
 	back := q.Get("return_to")
 	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.Contains(back, `\`) {
@@ -127,7 +149,8 @@ func choose(w http.ResponseWriter, r *http.Request) {
 	d := struct {
 		Title, ReturnTo string
 		LoggedOut       bool
-	}{"Log in to the shop", back, q.Has("logged_out")}
+		Choices         []choice
+	}{"Log in to the shop", back, q.Has("logged_out"), choices}
 	render(w, http.StatusOK, choosePage, d)
 }
 
