@@ -26,6 +26,7 @@ import (
 	sso "github.com/shopsso/sso"
 	"github.com/shopsso/sso/internal/query"
 	"github.com/shopsso/sso/internal/secureurl"
+	"github.com/shopsso/sso/internal/tokencall"
 	"github.com/shopsso/sso/oauthhttp"
 )
 
@@ -178,10 +179,5 @@ func (p *Provider) AuthCodeURL(ap sso.AuthParams) string {
 // Exchange posts the form client_id, client_secret, code (and the standard
 // grant_type, redirect_uri, code_verifier) to the token URL.
 func (p *Provider) Exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error) {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, p.client)
-	var opts []oauth2.AuthCodeOption
-	if verifier != "" {
-		opts = append(opts, oauth2.VerifierOption(verifier))
-	}
-	return p.oauth.Exchange(ctx, code, opts...)
+	return tokencall.Exchange(ctx, &p.oauth, p.client, code, verifier)
 }

@@ -42,6 +42,7 @@ import (
 	sso "github.com/shopsso/sso"
 	"github.com/shopsso/sso/internal/query"
 	"github.com/shopsso/sso/internal/secureurl"
+	"github.com/shopsso/sso/internal/tokencall"
 	"github.com/shopsso/sso/oauthhttp"
 	"github.com/shopsso/sso/verify"
 )
@@ -303,18 +304,14 @@ func (p *Provider) ctx(ctx context.Context) context.Context {
 // Exchange posts grant_type=authorization_code, client_id, code,
 // redirect_uri and code_verifier — no secret — to the token URL.
 func (p *Provider) Exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error) {
-	var opts []oauth2.AuthCodeOption
-	if verifier != "" {
-		opts = append(opts, oauth2.VerifierOption(verifier))
-	}
-	return p.oauth.Exchange(p.ctx(ctx), code, opts...)
+	return tokencall.Exchange(ctx, &p.oauth, p.client, code, verifier)
 }
 
 // Refresh posts grant_type=refresh_token, refresh_token and client_id to
 // the token URL (RFC 6749 §6). The response's refresh token replaces the
 // used one, which Multicart is assumed to invalidate.
 func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*oauth2.Token, error) {
-	return p.oauth.TokenSource(p.ctx(ctx), &oauth2.Token{RefreshToken: refreshToken}).Token()
+	return tokencall.Refresh(ctx, &p.oauth, p.client, refreshToken)
 }
 
 // VerifyIDToken checks the ID token of a login or refresh with
@@ -325,16 +322,7 @@ func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*oauth2.To
 // discovery document that cannot be fetched is
 // [sso.ErrProviderUnavailable].
 func (p *Provider) VerifyIDToken(ctx context.Context, raw, nonce string) (*sso.Claims, error) {
-	if raw == "" {
-		return nil, errors.New("multicart: the token response has no id_token")
-	}
-	if _, err := p.ids.IDToken(ctx, raw, nonce); err != nil {
-		if errors.Is(err, verify.ErrUnavailable) {
-			return nil, fmt.Errorf("%w: %w", sso.ErrProviderUnavailable, err)
-		}
-		return nil, err
-	}
-	return sso.ParseClaims(raw)
+	return tokencall.VerifyIDToken(ctx, "multicart", p.ids, raw, nonce)
 }
 
 // Metadata returns the identity service's OpenID Connect discovery

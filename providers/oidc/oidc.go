@@ -38,6 +38,7 @@ import (
 	sso "github.com/shopsso/sso"
 	"github.com/shopsso/sso/internal/query"
 	"github.com/shopsso/sso/internal/secureurl"
+	"github.com/shopsso/sso/internal/tokencall"
 	"github.com/shopsso/sso/oauthhttp"
 	"github.com/shopsso/sso/verify"
 )
@@ -261,26 +262,18 @@ func (p *Provider) AuthCodeURL(ap sso.AuthParams) string {
 	return query.Add(p.oauth.Endpoint.AuthURL, q)
 }
 
-func (p *Provider) ctx(ctx context.Context) context.Context {
-	return context.WithValue(ctx, oauth2.HTTPClient, p.client)
-}
-
 // Exchange posts grant_type=authorization_code, code, redirect_uri and
 // code_verifier to the token endpoint (OIDC Core §3.1.3.1), with the
 // client's authentication.
 func (p *Provider) Exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error) {
-	var opts []oauth2.AuthCodeOption
-	if verifier != "" {
-		opts = append(opts, oauth2.VerifierOption(verifier))
-	}
-	return p.oauth.Exchange(p.ctx(ctx), code, opts...)
+	return tokencall.Exchange(ctx, &p.oauth, p.client, code, verifier)
 }
 
 // Refresh posts grant_type=refresh_token and refresh_token to the token
 // endpoint (RFC 6749 §6; OIDC Core §12.1), with the client's
 // authentication.
 func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*oauth2.Token, error) {
-	return p.oauth.TokenSource(p.ctx(ctx), &oauth2.Token{RefreshToken: refreshToken}).Token()
+	return tokencall.Refresh(ctx, &p.oauth, p.client, refreshToken)
 }
 
 // VerifyIDToken checks an ID token from the token endpoint (OIDC Core
@@ -288,16 +281,7 @@ func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*oauth2.To
 // iss (exactly the issuer URL), aud, azp, exp, iat, algorithm — and the
 // login's nonce (none for a refresh, §12.2).
 func (p *Provider) VerifyIDToken(ctx context.Context, raw, nonce string) (*sso.Claims, error) {
-	if raw == "" {
-		return nil, errors.New("oidc: the token response has no id_token")
-	}
-	if _, err := p.idVerifier.IDToken(ctx, raw, nonce); err != nil {
-		if errors.Is(err, verify.ErrUnavailable) {
-			return nil, fmt.Errorf("%w: %w", sso.ErrProviderUnavailable, err)
-		}
-		return nil, err
-	}
-	return sso.ParseClaims(raw)
+	return tokencall.VerifyIDToken(ctx, "oidc", p.idVerifier, raw, nonce)
 }
 
 // EndSession implements [sso.EndSessioner]: with
