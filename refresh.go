@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/shopsso/sso/sessioncodec"
 )
 
 // The refresh path. What [Auth.Require] (and [Auth.Client]) may do to a
@@ -120,9 +118,6 @@ const maxPaused = 10000
 // removed from the session), and is another error only when the token has
 // expired and could not be refreshed for a reason that may pass.
 func (a *Auth) currentLogin(ctx context.Context) (l login, provider string, err error) {
-	// A session the codec would store differently now (unsealed, or in
-	// an older format) is saved again at the end of this request.
-	a.cfg.Sessions.Remove(ctx, sessioncodec.RewriteKey)
 	l, ok := loadLogin(ctx, a.cfg.Sessions)
 	if !ok {
 		return login{}, "", ErrLoginRequired
