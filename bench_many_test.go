@@ -247,40 +247,89 @@ func BenchmarkRequireManySessions(b *testing.B) {
 					benchSink += len(tok.AccessToken) + len(tok.Scopes) + len(ic.Email()) + int(ac.Expiry().Unix()&1)
 					_, _ = w.Write(benchBody)
 				})))
-				// The Cookie headers, back to back in one block of memory
-				// (they are the same length): a real request arrives in a
-				// fresh buffer, so the harness should not add cache misses
-				// of its own by chasing one allocation per customer.
-				width := len(c.cookies[0])
-				arena := make([]byte, 0, n*width)
-				for _, s := range c.cookies {
-					if len(s) != width {
-						b.Fatal("session cookies differ in length")
-					}
-					arena = append(arena, s...)
-				}
-				cookie := []string{""}
-				header := http.Header{"Cookie": cookie}
-				base := *httptest.NewRequest(http.MethodGet, "/account", nil)
-				base.Header = header
-				bw := benchWriter{h: http.Header{}}
-				rng := rand.New(rand.NewPCG(1, 2))
-				serve := func() {
-					i := rng.IntN(n)
-					cookie[0] = unsafe.String(&arena[i*width], width)
-					r := base
-					clear(bw.h)
-					bw.code = 0
-					h.ServeHTTP(&bw, &r)
-					if bw.code != http.StatusOK {
-						b.Fatalf("status %d", bw.code)
-					}
-				}
-				serve()
-				benchLoop(b, serve)
-				b.ReportMetric(c.heapPer, "heap-B/session")
-				b.ReportMetric(c.storedB, "stored-B")
+				benchManySessions(b, c, h)
 			})
 		}
 	}
+}
+
+// BenchmarkSCSManySessions is BenchmarkRequireManySessions without this
+// package on the request path: the same customers' sessions in the same
+// memory store, served by a session manager of scs's own (no store guard).
+// With codec=sessioncodec its handler reads the login as
+// BenchmarkSCSBaseline's does; with codec=none the codec decodes nothing
+// (emptyCodec), so all that is left is scs and its memory store finding
+// the session. What either loses from sessions=1 to sessions=100000 is
+// scs's and its store's, and Require, which runs inside LoadAndSave,
+// inherits it.
+func BenchmarkSCSManySessions(b *testing.B) {
+	for _, codec := range []string{"sessioncodec", "none"} {
+		for _, n := range []int{1, 10000, 100000} {
+			b.Run(fmt.Sprintf("codec=%s/sessions=%d", codec, n), func(b *testing.B) {
+				c := benchLogins(b, n, sessioncodec.Codec{}, "")
+				plain := scs.New()
+				plain.Store = c.sm.Store.(*storeGuard).inner
+				var h http.Handler
+				if codec == "none" {
+					plain.Codec = emptyCodec{deadline: time.Now().Add(24 * time.Hour)}
+					h = plain.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						benchSink += len(plain.GetString(r.Context(), "v"))
+						_, _ = w.Write(benchBody)
+					}))
+				} else {
+					plain.Codec = c.sm.Codec
+					h = plain.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						l, ok := loadLogin(r.Context(), plain)
+						if !ok || l.AccessToken == "" {
+							http.Error(w, "no login in the session", http.StatusInternalServerError)
+							return
+						}
+						benchSink += len(l.AccessToken) + len(l.Scopes) + len(l.id.email)
+						_, _ = w.Write(benchBody)
+					}))
+				}
+				benchManySessions(b, c, h)
+			})
+		}
+	}
+}
+
+// benchManySessions serves h to c's customers, one picked at random per
+// request, and reports the session metrics.
+func benchManySessions(b *testing.B, c *benchCustomers, h http.Handler) {
+	b.Helper()
+	n := len(c.cookies)
+	// The Cookie headers, back to back in one block of memory
+	// (they are the same length): a real request arrives in a
+	// fresh buffer, so the harness should not add cache misses
+	// of its own by chasing one allocation per customer.
+	width := len(c.cookies[0])
+	arena := make([]byte, 0, n*width)
+	for _, s := range c.cookies {
+		if len(s) != width {
+			b.Fatal("session cookies differ in length")
+		}
+		arena = append(arena, s...)
+	}
+	cookie := []string{""}
+	header := http.Header{"Cookie": cookie}
+	base := *httptest.NewRequest(http.MethodGet, "/account", nil)
+	base.Header = header
+	bw := benchWriter{h: http.Header{}}
+	rng := rand.New(rand.NewPCG(1, 2))
+	serve := func() {
+		i := rng.IntN(n)
+		cookie[0] = unsafe.String(&arena[i*width], width)
+		r := base
+		clear(bw.h)
+		bw.code = 0
+		h.ServeHTTP(&bw, &r)
+		if bw.code != http.StatusOK {
+			b.Fatalf("status %d", bw.code)
+		}
+	}
+	serve()
+	benchLoop(b, serve)
+	b.ReportMetric(c.heapPer, "heap-B/session")
+	b.ReportMetric(c.storedB, "stored-B")
 }

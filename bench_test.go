@@ -597,3 +597,31 @@ func BenchmarkFloor(b *testing.B) {
 	})
 	benchServe(b, h, app.cookie)
 }
+
+// emptyCodec is an scs.Codec that reads nothing: every Decode returns a
+// session of one short value, whatever the store holds. It is the least any
+// codec can do, so scs with it is the least any middleware inside
+// LoadAndSave can cost (BenchmarkSCSNullCodec).
+type emptyCodec struct{ deadline time.Time }
+
+func (c emptyCodec) Encode(time.Time, map[string]any) ([]byte, error) { return []byte{0}, nil }
+
+func (c emptyCodec) Decode([]byte) (time.Time, map[string]any, error) {
+	return c.deadline, map[string]any{"v": "ok"}, nil
+}
+
+// BenchmarkSCSNullCodec is scs's LoadAndSave with a codec that decodes
+// nothing (emptyCodec) and a handler that reads one value from the
+// session: scs's own part of every logged-in request (cookie, store
+// lookup, session data, context, response wrapper, commit check), with no
+// codec and no SSO work. Set beside BenchmarkFloor it bounds from below
+// what Require, which runs inside LoadAndSave, can cost.
+func BenchmarkSCSNullCodec(b *testing.B) {
+	app := newBenchApp(b, newBenchFixture(b), emptyCodec{deadline: time.Now().Add(24 * time.Hour)})
+	sm := app.sm
+	h := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		benchSink += len(sm.GetString(r.Context(), "v"))
+		_, _ = w.Write(benchBody)
+	}))
+	benchServe(b, h, app.cookie)
+}

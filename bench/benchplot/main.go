@@ -7,10 +7,12 @@
 //
 // It writes, for the benchmarks found:
 //   - sessions.svg: the cost of a logged-in request against the number of
-//     logged-in customers (BenchmarkRequireManySessions);
+//     logged-in customers (BenchmarkRequireManySessions), beside scs
+//     alone with a codec that reads nothing (BenchmarkSCSManySessions);
 //   - memory.svg: live heap and stored bytes per session against the
 //     number of customers (the same benchmark's heap-B/session, stored-B);
-//   - fastpath.svg: the floor, scs alone and Require with each codec;
+//   - fastpath.svg: the floor, scs alone (with a codec that reads nothing,
+//     then with each codec) and Require with each codec;
 //   - peers.svg: shopsso beside scs, gorilla and gothic cookies and a JWT
 //     bearer middleware (the bench module's BenchmarkLoggedInRequest).
 //
@@ -110,7 +112,11 @@ func markdown(m metrics) string {
 	const many = "BenchmarkRequireManySessions/sessions="
 	ratio("sessions=10000 / sessions=1", many+"10000", many+"1", "≤ 1.2×")
 	ratio("sessions=100000 / sessions=1", many+"100000", many+"1", "≤ 1.2×")
+	const scsMany = "BenchmarkSCSManySessions/codec="
+	ratio("scs alone, sessioncodec: sessions=100000 / sessions=1", scsMany+"sessioncodec/sessions=100000", scsMany+"sessioncodec/sessions=1", "(bound)")
+	ratio("scs alone, no codec: sessions=100000 / sessions=1", scsMany+"none/sessions=100000", scsMany+"none/sessions=1", "(bound)")
 	ratio("RequireLoggedInFastCodec / Floor", "BenchmarkRequireLoggedInFastCodec", "BenchmarkFloor", "≤ 2.0×")
+	ratio("SCSNullCodec / Floor", "BenchmarkSCSNullCodec", "BenchmarkFloor", "(bound)")
 	ratio("RequireLoggedInSealedCodec / Floor", "BenchmarkRequireLoggedInSealedCodec", "BenchmarkFloor", "≤ 2.0× (sealed)")
 	ratio("RequireLoggedIn / SCSBaseline (gob)", "BenchmarkRequireLoggedIn", "BenchmarkSCSBaseline", "≤ 1.10×")
 	ratio("RequireLoggedInFastCodec / SCSBaselineFastCodec", "BenchmarkRequireLoggedInFastCodec", "BenchmarkSCSBaselineFastCodec", "≤ 1.10×")
@@ -219,6 +225,14 @@ func figures(m metrics) []figure {
 				memory.rows = append(memory.rows, row{fmt.Sprintf("%d sessions: stored value", n), v, ""})
 			}
 		}
+		const scsNone = "BenchmarkSCSManySessions/codec=none/sessions="
+		if none, ok := m.cost(scsNone + strconv.Itoa(ns[0])); ok {
+			for _, n := range ns {
+				if v, ok := m.cost(scsNone + strconv.Itoa(n)); ok {
+					sessions.rows = append(sessions.rows, row{fmt.Sprintf("scs alone, no codec: %d", n), v, fmt.Sprintf("%.2f×", v/none)})
+				}
+			}
+		}
 		sessions.target, sessions.targetLabel = 1.2*one, "target: 1.2× of one session"
 		memory.target, memory.targetLabel = 2048, "target: 2 KB"
 	}
@@ -227,6 +241,7 @@ func figures(m metrics) []figure {
 	floor, _ := m.cost("BenchmarkFloor")
 	for _, b := range []struct{ name, label string }{
 		{"BenchmarkFloor", "floor: cookie + map lookup + context value"},
+		{"BenchmarkSCSNullCodec", "scs alone, a codec that reads nothing"},
 		{"BenchmarkSCSBaselineFastCodec", "scs alone, sessioncodec"},
 		{"BenchmarkRequireLoggedInFastCodec", "Require, sessioncodec"},
 		{"BenchmarkSCSBaselineSealedCodec", "scs alone, sessioncodec sealed"},
