@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -62,8 +63,11 @@ const (
 
 // DefaultMaxRefreshes is the number of provider refresh calls one [Auth]
 // makes at once when [Config.MaxRefreshes] is zero; further refreshes
-// queue for a slot.
-const DefaultMaxRefreshes = 512
+// queue for a slot. It is sized so that a storm of 1,000 logins falling
+// due together is one provider round trip, not two; each call under way
+// holds one connection ([oauthhttp.MaxIdleConnsPerHost] are kept idle
+// afterwards, as many) and a few tens of KB.
+const DefaultMaxRefreshes = 1024
 
 // outcome is how a refresh ended.
 type outcome uint8
@@ -152,7 +156,7 @@ func (a *Auth) currentLogin(ctx context.Context) (l login, provider string, err 
 		}
 		return login{}, l.Provider, err
 	}
-	f := a.join(sessionToken, p, rf, l)
+	f := a.join(sessionToken, p, rf, l, valid)
 	if valid {
 		return l, l.Provider, nil // never wait while the token works
 	}
@@ -209,7 +213,9 @@ func (a *Auth) paused(sessionToken string, now time.Time) (error, bool) {
 }
 
 // join returns the session's running flight, starting one if there is none.
-func (a *Auth) join(sessionToken string, p Provider, rf Refresher, stale login) *flight {
+// background: the request that starts it does not wait (its token is still
+// valid).
+func (a *Auth) join(sessionToken string, p Provider, rf Refresher, stale login, background bool) *flight {
 	// A flight renews one token set: a request that read a newer set than
 	// a flight still running (started for an older one, which may answer
 	// with the set this request already has) starts its own.
@@ -224,7 +230,7 @@ func (a *Auth) join(sessionToken string, p Provider, rf Refresher, stale login) 
 	}
 	f := &flight{done: make(chan struct{})}
 	a.flights.running[key] = f
-	go a.fly(f, key, sessionToken, p, rf, stale)
+	go a.fly(f, key, sessionToken, p, rf, stale, background)
 	return f
 }
 
@@ -232,7 +238,14 @@ func (a *Auth) join(sessionToken string, p Provider, rf Refresher, stale login) 
 // a background context, not a request's: the refresh outlives the request
 // that started it, and scs's Load returns the session a context already
 // carries, so re-reading the store needs a context that carries none.
-func (a *Auth) fly(f *flight, key, sessionToken string, p Provider, rf Refresher, stale login) {
+//
+// A background flight first yields the processor: a new goroutine runs
+// next on its processor, ahead of requests already waiting for a CPU, and
+// a refresh nobody waits for should not delay them.
+func (a *Auth) fly(f *flight, key, sessionToken string, p Provider, rf Refresher, stale login, background bool) {
+	if background {
+		runtime.Gosched()
+	}
 	ctx := context.Background()
 	res := a.safeRefresh(ctx, sessionToken, p, rf, stale)
 	a.flights.mu.Lock()

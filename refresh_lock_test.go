@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	sso "github.com/shopsso/sso"
+	"github.com/shopsso/sso/oauthhttp"
 	"github.com/shopsso/sso/providers/multicart"
 	"github.com/shopsso/sso/ssotest"
 )
@@ -480,4 +481,11 @@ func TestMaxRefreshesQueues(t *testing.T) {
 	}
 	assert.Equal(t, customers, h.refreshCalls(), "one refresh per customer")
 	assert.EqualValues(t, 1, most.Load(), "never more than MaxRefreshes provider calls at once")
+}
+
+// TestTokenPoolKeepsEveryRefreshConnection: the token clients' transport
+// keeps at least as many idle connections as an Auth makes refresh calls
+// at once by default, so the connections of one storm serve the next.
+func TestTokenPoolKeepsEveryRefreshConnection(t *testing.T) {
+	assert.GreaterOrEqual(t, oauthhttp.MaxIdleConnsPerHost, sso.DefaultMaxRefreshes)
 }

@@ -19,8 +19,10 @@ const (
 	// endpoint the transport [TokenClient] makes keeps. A refresh storm
 	// (many customers' tokens expiring together) then reuses connections
 	// instead of opening one per call, which the standard transport's
-	// default of 2 would do.
-	MaxIdleConnsPerHost = 512
+	// default of 2 would do. It matches the root package's
+	// DefaultMaxRefreshes, the provider refresh calls one Auth makes at
+	// once, so every connection of a storm can be kept for the next one.
+	MaxIdleConnsPerHost = 1024
 )
 
 // ErrResponseTooLarge: a token response exceeded [MaxResponseBytes].
