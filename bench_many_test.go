@@ -279,8 +279,8 @@ func BenchmarkSCSManySessions(b *testing.B) {
 				} else {
 					plain.Codec = c.sm.Codec
 					h = plain.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-						l, ok := loadLogin(r.Context(), plain)
-						if !ok || l.AccessToken == "" {
+						var l login
+						if !loadLogin(r.Context(), plain, &l) || l.AccessToken == "" {
 							http.Error(w, "no login in the session", http.StatusInternalServerError)
 							return
 						}

@@ -181,7 +181,8 @@ func newBenchApp(tb testing.TB, fx *benchFixture, codec scs.Codec) *benchApp {
 		_, _ = w.Write(benchBody)
 	})
 	app.scs = plain.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l, ok := loadLogin(r.Context(), plain)
+		var l login
+		ok := loadLogin(r.Context(), plain, &l)
 		if !ok || l.AccessToken == "" {
 			http.Error(w, "no login in the session", http.StatusInternalServerError)
 			return

@@ -32,7 +32,7 @@ func TestClaimsFromTheLoginRecord(t *testing.T) {
 			id := stand.IssueIDToken(tt.claims)
 			l := login{Provider: ssotest.ProviderMulticart, AccessToken: access, IDToken: id, Scopes: []string{"openid", "email"}}
 			l.decodeClaims()
-			stored, old, err := parseLogin(l.record())
+			stored, old, err := parsed(l.record())
 			if err != nil || old {
 				t.Fatalf("parseLogin = %v, old %v", err, old)
 			}

@@ -30,8 +30,8 @@ type customerSource struct {
 }
 
 func (s customerSource) Token() (*oauth2.Token, error) {
-	l, _, err := s.a.safeCurrentLogin(s.ctx)
-	if err != nil {
+	var l login
+	if _, err := s.a.safeCurrentLogin(s.ctx, &l); err != nil {
 		return nil, err
 	}
 	return &oauth2.Token{AccessToken: l.AccessToken, TokenType: l.TokenType, Expiry: l.Expiry}, nil

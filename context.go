@@ -38,12 +38,12 @@ func (c *loginCtx) Value(key any) any {
 
 func (c *loginCtx) String() string { return "sso.withLogin" }
 
-func withLogin(ctx context.Context, l login) context.Context { return withAuthLogin(ctx, nil, l) }
+func withLogin(ctx context.Context, l login) context.Context { return withAuthLogin(ctx, nil, &l) }
 
 // withAuthLogin is withLogin for a login that a's Require found.
-func withAuthLogin(ctx context.Context, a *Auth, l login) context.Context {
+func withAuthLogin(ctx context.Context, a *Auth, l *login) context.Context {
 	c := &loginCtx{Context: ctx}
-	c.rl.l, c.rl.auth = l, a
+	c.rl.l, c.rl.auth = *l, a
 	c.rl.access.set, c.rl.access.raw = &c.rl.l.access, l.AccessToken
 	c.rl.id.set, c.rl.id.raw = &c.rl.l.id, l.IDToken
 	return c

@@ -140,8 +140,11 @@ func scopesLen(ss []string) int {
 
 // parseLogin decodes a record written by [login.record], or by an earlier
 // version of it (old is then true, and the claims have been decoded from
-// the tokens). The login's strings are substrings of s.
-func parseLogin(s string) (l login, old bool, err error) {
+// the tokens). The login's strings are substrings of s. It is decoded into
+// *l (zeroed on error), not returned: a login is some 400 bytes, and every
+// copy on the request path adds to the stack a request's goroutine grows.
+func parseLogin(s string, l *login) (old bool, err error) {
+	*l = login{}
 	r, version := record.NewReader(s)
 	switch version {
 	case loginV3:
@@ -156,14 +159,15 @@ func parseLogin(s string) (l login, old bool, err error) {
 		l.RefreshToken = r.Text()
 		l.IDToken = r.Text()
 		if err := r.Done(); err != nil {
-			return login{}, false, fmt.Errorf("sso: login record: %w", err)
+			*l = login{}
+			return false, fmt.Errorf("sso: login record: %w", err)
 		}
-		return l, false, nil
+		return false, nil
 	case loginV1, loginV2:
 	default:
-		return login{}, false, fmt.Errorf("sso: login record of unknown version %d", version)
+		return false, fmt.Errorf("sso: login record of unknown version %d", version)
 	}
-	l = login{
+	*l = login{
 		Provider:     r.Text(),
 		AccessToken:  r.Text(),
 		TokenType:    r.Text(),
@@ -178,12 +182,13 @@ func parseLogin(s string) (l login, old bool, err error) {
 		l.id = readClaims(&r, l.Scopes, &l.access)
 	}
 	if err := r.Done(); err != nil {
-		return login{}, false, fmt.Errorf("sso: login record: %w", err)
+		*l = login{}
+		return false, fmt.Errorf("sso: login record: %w", err)
 	}
 	if version == loginV1 {
 		l.decodeClaims()
 	}
-	return l, true, nil // rewritten as loginV3
+	return true, nil // rewritten as loginV3
 }
 
 // decodeClaims decodes the claims of l's tokens.
@@ -194,17 +199,18 @@ func (l *login) decodeClaims() {
 
 // legacyLogin converts a login stored before logins had records: the login
 // struct itself (scs.GobCodec) or its fields as sessioncodec reads version
-// 1 of its format.
-func legacyLogin(v any) (login, bool) {
+// 1 of its format. It is decoded into *l.
+func legacyLogin(v any, l *login) bool {
+	*l = login{}
 	switch v := v.(type) {
 	case login:
-		v.decodeClaims()
-		return v, true
+		*l = v
+		l.decodeClaims()
+		return true
 	case []any:
 		if len(v) != 8 {
-			return login{}, false
+			return false
 		}
-		var l login
 		var ok [8]bool
 		l.Provider, ok[0] = v[0].(string)
 		l.AccessToken, ok[1] = v[1].(string)
@@ -215,36 +221,41 @@ func legacyLogin(v any) (login, bool) {
 		l.Obtained, ok[6] = v[6].(time.Time)
 		l.Scopes, ok[7] = v[7].([]string)
 		l.decodeClaims()
-		return l, ok == [8]bool{true, true, true, true, true, true, true, true}
+		if ok != [8]bool{true, true, true, true, true, true, true, true} {
+			*l = login{}
+			return false
+		}
+		return true
 	}
-	return login{}, false
+	return false
 }
 
-// loadLogin returns the login kept in the session of ctx, if any. A login
+// loadLogin reads the login kept in the session of ctx into *l, and
+// reports whether there is one. A login
 // stored in an older form is rewritten as a record; one that cannot be read
 // is removed.
-func loadLogin(ctx context.Context, sm *scs.SessionManager) (login, bool) {
+func loadLogin(ctx context.Context, sm *scs.SessionManager, l *login) bool {
 	switch v := sm.Get(ctx, loginKey).(type) {
 	case nil:
-		return login{}, false
+		*l = login{}
+		return false
 	case string:
-		l, old, err := parseLogin(v)
+		old, err := parseLogin(v, l)
 		if err != nil {
 			sm.Remove(ctx, loginKey)
-			return login{}, false
+			return false
 		}
 		if old {
 			sm.Put(ctx, loginKey, l.record())
 		}
-		return l, true
+		return true
 	default:
-		l, ok := legacyLogin(v)
-		if !ok {
+		if !legacyLogin(v, l) {
 			sm.Remove(ctx, loginKey)
-			return login{}, false
+			return false
 		}
 		sm.Put(ctx, loginKey, l.record())
-		return l, true
+		return true
 	}
 }
 

@@ -35,7 +35,7 @@ func TestLoginRecordRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, old, err := parseLogin(tt.l.record())
+			got, old, err := parsed(tt.l.record())
 			if err != nil || old {
 				t.Fatalf("parseLogin = %v, old %v", err, old)
 			}
@@ -62,12 +62,12 @@ func TestLoginRecordRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if _, _, err := parseLogin(tt.rec); err == nil {
+			if _, _, err := parsed(tt.rec); err == nil {
 				t.Error("parseLogin succeeded, want an error")
 			}
 		})
 	}
-	if _, _, err := parseLogin(good[:len(good)-2]); !errors.Is(err, record.ErrCorrupt) {
+	if _, _, err := parsed(good[:len(good)-2]); !errors.Is(err, record.ErrCorrupt) {
 		t.Errorf("truncated record: err = %v, want record.ErrCorrupt", err)
 	}
 }
@@ -139,7 +139,7 @@ func TestLegacyLoginsStayLoggedIn(t *testing.T) {
 			if _, again := values[sessioncodec.RewriteKey]; again {
 				t.Error("the rewritten session is still marked for rewriting")
 			}
-			l, old, err := parseLogin(rec)
+			l, old, err := parsed(rec)
 			if err != nil || old {
 				t.Fatalf("parseLogin = %v, old %v", err, old)
 			}
@@ -179,7 +179,7 @@ func TestLoginRecordOlderVersions(t *testing.T) {
 	for _, version := range []byte{loginV1, loginV2} {
 		t.Run(fmt.Sprint("version ", version), func(t *testing.T) {
 			t.Parallel()
-			got, isOld, err := parseLogin(old(version))
+			got, isOld, err := parsed(old(version))
 			if err != nil || !isOld {
 				t.Fatalf("parseLogin = %v, old %v; want no error, old", err, isOld)
 			}
@@ -191,4 +191,11 @@ func TestLoginRecordOlderVersions(t *testing.T) {
 	if rec := l.record(); rec[0] != loginV3 || len(rec) >= len(old(loginV2)) {
 		t.Errorf("a new record is version %d and %d bytes; want %d and fewer than version 2's %d", rec[0], len(rec), loginV3, len(old(loginV2)))
 	}
+}
+
+// parsed is parseLogin returning the login.
+func parsed(s string) (login, bool, error) {
+	var l login
+	old, err := parseLogin(s, &l)
+	return l, old, err
 }

@@ -47,7 +47,8 @@ func (a *Auth) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	l, had := loadLogin(ctx, a.cfg.Sessions)
+	var l login
+	had := loadLogin(ctx, a.cfg.Sessions, &l)
 	if err := a.cfg.Sessions.Destroy(ctx); err != nil {
 		a.report(w, r, l.Provider, fail(ErrSession, "destroying session", err))
 		return

@@ -25,10 +25,11 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 			a.report(w, r, "", err)
 			return
 		}
-		l, provider, err := a.safeCurrentLogin(r.Context())
+		var l login
+		provider, err := a.safeCurrentLogin(r.Context(), &l)
 		switch {
 		case err == nil:
-			next.ServeHTTP(w, r.WithContext(withAuthLogin(r.Context(), a, l)))
+			next.ServeHTTP(w, r.WithContext(withAuthLogin(r.Context(), a, &l)))
 		case errors.Is(err, ErrLoginRequired):
 			a.loginRequired(w, r, provider)
 		default:
@@ -80,8 +81,9 @@ func (a *Auth) Identify(next http.Handler) http.Handler {
 			a.report(w, r, "", err)
 			return
 		}
-		if l, _, err := a.safeCurrentLogin(r.Context()); err == nil {
-			r = r.WithContext(withAuthLogin(r.Context(), a, l))
+		var l login
+		if _, err := a.safeCurrentLogin(r.Context(), &l); err == nil {
+			r = r.WithContext(withAuthLogin(r.Context(), a, &l))
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -24,15 +24,15 @@ import (
 // codec (removing or destroying a session) turned into this request's
 // failure ([ErrInternal], logged with its stack). Panics of the handler
 // Require guards are not caught: they are the application's.
-func (a *Auth) safeCurrentLogin(ctx context.Context) (l login, provider string, err error) {
+func (a *Auth) safeCurrentLogin(ctx context.Context, l *login) (provider string, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fail(ErrInternal, "panic while reading the login", fmt.Errorf("%v", v))
 			a.logPanic(ctx, provider, err, debug.Stack())
-			l, err = login{}, logged{err}
+			*l, err = login{}, logged{err}
 		}
 	}()
-	return a.currentLogin(ctx)
+	return a.currentLogin(ctx, l)
 }
 
 // safeComplete is [Auth.complete] (the callback's work: the code exchange,

@@ -115,16 +115,20 @@ type pause struct {
 // maxPaused bounds the backoff memory; a full one is emptied.
 const maxPaused = 10000
 
-// currentLogin returns the request session's login, refreshed if it is
-// due. provider names the provider of the session's login, also when the
-// login ended (a browser logs in again through it). err wraps
+// currentLogin reads the request session's login into *l, refreshed if it
+// is due. provider names the provider of the session's login, also when
+// the login ended (a browser logs in again through it). err wraps
 // [ErrLoginRequired] when there is no usable login (a dead one is then
 // removed from the session), and is another error only when the token has
-// expired and could not be refreshed for a reason that may pass.
-func (a *Auth) currentLogin(ctx context.Context) (l login, provider string, err error) {
-	l, ok := loadLogin(ctx, a.cfg.Sessions)
-	if !ok {
-		return login{}, "", ErrLoginRequired
+// expired and could not be refreshed for a reason that may pass. On error
+// *l is zero.
+//
+// The login is written through l rather than returned: it is some 400
+// bytes, and each copy on the request path adds to the stack that every
+// request's goroutine grows (copying it) when it runs out.
+func (a *Auth) currentLogin(ctx context.Context, l *login) (provider string, err error) {
+	if !loadLogin(ctx, a.cfg.Sessions, l) {
+		return "", ErrLoginRequired
 	}
 	if l.Expiry.IsZero() {
 		// Stored before every login had an expiry: it lasts no longer
@@ -133,54 +137,64 @@ func (a *Auth) currentLogin(ctx context.Context) (l login, provider string, err 
 	}
 	p, ok := a.providers[l.Provider]
 	if !ok {
+		*l = login{}
 		a.cfg.Sessions.Remove(ctx, loginKey)
-		return login{}, "", ErrLoginRequired
+		return "", ErrLoginRequired
 	}
 	now := a.cfg.Now()
-	if !a.needsRefresh(&l, now) {
-		return l, l.Provider, nil
+	if !a.needsRefresh(l, now) {
+		return l.Provider, nil
 	}
+	return a.refreshDue(ctx, l, p, now)
+}
+
+// refreshDue is currentLogin for a login that is due for a refresh.
+func (a *Auth) refreshDue(ctx context.Context, l *login, p Provider, now time.Time) (provider string, err error) {
+	provider = l.Provider
 	valid := l.Expiry.After(now)
 	rf, ok := p.(Refresher)
 	if !ok || l.RefreshToken == "" {
 		if valid {
-			return l, l.Provider, nil
+			return provider, nil
 		}
+		*l = login{}
 		a.cfg.Sessions.Remove(ctx, loginKey)
-		return login{}, l.Provider, ErrLoginRequired
+		return provider, ErrLoginRequired
 	}
 	sessionToken := a.cfg.Sessions.Token(ctx)
 	if err, paused := a.paused(sessionToken, now); paused {
 		if valid {
-			return l, l.Provider, nil
+			return provider, nil
 		}
-		return login{}, l.Provider, err
+		*l = login{}
+		return provider, err
 	}
 	f := a.join(sessionToken, p, rf, l, valid)
 	if valid {
-		return l, l.Provider, nil // never wait while the token works
+		return provider, nil // never wait while the token works
 	}
+	*l = login{}
 	select {
 	case <-f.done:
 	case <-ctx.Done():
-		return login{}, l.Provider, fail(ErrProviderUnavailable, "request canceled", ctx.Err())
+		return provider, fail(ErrProviderUnavailable, "request canceled", ctx.Err())
 	}
 	switch res := f.res; res.out {
 	case fresh:
-		nl := res.l
-		nl.Scopes = slices.Clone(nl.Scopes) // shared by every waiter
-		return nl, nl.Provider, nil
+		*l = res.l
+		l.Scopes = slices.Clone(l.Scopes) // shared by every waiter
+		return l.Provider, nil
 	case gone:
 		// Logged out (on any instance) while this request ran: drop the
 		// request's copy of the session, so that saving it cannot bring
 		// the login back under the old session ID.
 		_ = a.cfg.Sessions.Destroy(ctx)
-		return login{}, l.Provider, ErrLoginRequired
+		return provider, ErrLoginRequired
 	case refused:
 		a.cfg.Sessions.Remove(ctx, loginKey)
-		return login{}, l.Provider, errors.Join(ErrLoginRequired, logged{res.err})
+		return provider, errors.Join(ErrLoginRequired, logged{res.err})
 	default:
-		return login{}, l.Provider, logged{res.err}
+		return provider, logged{res.err}
 	}
 }
 
@@ -215,7 +229,7 @@ func (a *Auth) paused(sessionToken string, now time.Time) (error, bool) {
 // join returns the session's running flight, starting one if there is none.
 // background: the request that starts it does not wait (its token is still
 // valid).
-func (a *Auth) join(sessionToken string, p Provider, rf Refresher, stale login, background bool) *flight {
+func (a *Auth) join(sessionToken string, p Provider, rf Refresher, stale *login, background bool) *flight {
 	// A flight renews one token set: a request that read a newer set than
 	// a flight still running (started for an older one, which may answer
 	// with the set this request already has) starts its own.
@@ -230,7 +244,7 @@ func (a *Auth) join(sessionToken string, p Provider, rf Refresher, stale login, 
 	}
 	f := &flight{done: make(chan struct{})}
 	a.flights.running[key] = f
-	go a.fly(f, key, sessionToken, p, rf, stale, background)
+	go a.fly(f, key, sessionToken, p, rf, *stale, background)
 	return f
 }
 
@@ -357,8 +371,8 @@ func (a *Auth) load(ctx context.Context, sessionToken string) (context.Context, 
 	if a.cfg.Sessions.Token(sctx) == "" {
 		return nil, login{}, &result{out: gone, err: errSessionGone}
 	}
-	l, ok := loadLogin(sctx, a.cfg.Sessions)
-	if !ok {
+	var l login
+	if !loadLogin(sctx, a.cfg.Sessions, &l) {
 		return nil, login{}, &result{out: gone, err: errSessionGone}
 	}
 	return sctx, l, nil

@@ -68,7 +68,8 @@ func BenchmarkStoreGuard(b *testing.B) {
 		}
 		b.Run(store.name+"/scs", func(b *testing.B) {
 			benchServe(b, plain.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				l, ok := loadLogin(r.Context(), plain)
+				var l login
+				ok := loadLogin(r.Context(), plain, &l)
 				if !ok {
 					http.Error(w, "no login in the session", http.StatusInternalServerError)
 					return
@@ -79,7 +80,8 @@ func BenchmarkStoreGuard(b *testing.B) {
 		})
 		b.Run(store.name+"/guarded-scs", func(b *testing.B) {
 			benchServe(b, sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				l, ok := loadLogin(r.Context(), sm)
+				var l login
+				ok := loadLogin(r.Context(), sm, &l)
 				if !ok {
 					http.Error(w, "no login in the session", http.StatusInternalServerError)
 					return
