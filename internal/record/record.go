@@ -6,8 +6,8 @@
 // A record starts with a version byte its owner chooses; then come fields
 // in the order the owner writes them, each one of: a string (uvarint length
 // and bytes), a list of strings (uvarint count+1, 0 for nil), an unsigned or
-// signed varint, or a time (varint Unix seconds and uvarint nanoseconds,
-// read back in UTC). Nothing in the encoding names a field: the owner reads
+// signed varint, a time (varint Unix seconds and uvarint nanoseconds,
+// read back in UTC), or a time to the second (varint Unix seconds alone). Nothing in the encoding names a field: the owner reads
 // its fields back in the order it wrote them for that version.
 package record
 
@@ -72,6 +72,11 @@ func (w *Writer) Time(t time.Time) {
 	w.Int(t.Unix())
 	w.Uint(uint64(t.Nanosecond()))
 }
+
+// Seconds appends t's instant rounded down to the second: its Unix
+// seconds alone, with no byte for the nanoseconds. The zero time stays the
+// zero time.
+func (w *Writer) Seconds(t time.Time) { w.Int(t.Unix()) }
 
 // Len returns the bytes written so far.
 func (w *Writer) Len() int { return len(w.b) }
@@ -195,6 +200,15 @@ func (r *Reader) Time() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(sec, int64(nsec)).UTC()
+}
+
+// Seconds reads a time written by [Writer.Seconds], in UTC.
+func (r *Reader) Seconds() time.Time {
+	sec := r.Int()
+	if r.err != nil {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0).UTC()
 }
 
 // More reports whether bytes are left: a record may gain trailing fields in

@@ -23,6 +23,9 @@ func TestRoundTrip(t *testing.T) {
 	w.Int(math.MinInt64)
 	w.Time(when)
 	w.Time(time.Time{})
+	w.Seconds(when)
+	w.Seconds(time.Time{})
+	w.Seconds(time.Unix(-1, 1)) // before 1970: still rounded down
 	s := w.Done()
 
 	r, v := NewReader(s)
@@ -58,6 +61,15 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if got := r.Time(); !got.IsZero() {
 		t.Errorf("zero Time = %v", got)
+	}
+	if got, want := r.Seconds(), when.Truncate(time.Second); !got.Equal(want) || got.Location() != time.UTC {
+		t.Errorf("Seconds = %v, want %v in UTC", got, want)
+	}
+	if got := r.Seconds(); got != (time.Time{}) {
+		t.Errorf("zero Seconds = %#v, want the zero time", got)
+	}
+	if got := r.Seconds(); got.Unix() != -1 || got.Nanosecond() != 0 {
+		t.Errorf("Seconds before 1970 = %v, want 1969-12-31T23:59:59Z", got)
 	}
 	if err := r.Done(); err != nil {
 		t.Errorf("Done: %v", err)
