@@ -302,7 +302,8 @@ func (a *Auth) info(l *login) LoginInfo {
 		info.Claims = &Claims{set: &l.access, raw: l.AccessToken}
 	}
 	if l.id.jwt {
-		info.IDClaims = &Claims{set: &l.id, raw: l.IDToken}
+		info.IDClaims = &Claims{set: &l.id}
+		info.IDClaims.raw, info.IDClaims.packed = l.idTokenForClaims()
 	}
 	switch {
 	case info.IDClaims != nil && info.IDClaims.Subject() != "":

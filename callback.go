@@ -122,7 +122,7 @@ func (a *Auth) complete(w http.ResponseWriter, r *http.Request, p Provider) erro
 		return err
 	}
 	if v, ok := p.(IDTokenVerifier); ok {
-		if _, err := v.VerifyIDToken(ctx, l.IDToken, pd.nonce()); err != nil {
+		if _, err := v.VerifyIDToken(ctx, l.idToken(), pd.nonce()); err != nil {
 			if errors.Is(err, ErrProviderUnavailable) { // the key set could not be fetched
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/shopsso/sso/internal/record"
+	"github.com/shopsso/sso/internal/tokenpack"
 )
 
 // Claims are the claims of a JWT as the provider sent them, with typed
@@ -28,15 +29,17 @@ import (
 // first use on a Claims value (in [ClaimsFromContext]'s case, once per
 // request). A Claims value is safe for concurrent use.
 type Claims struct {
-	set  *claimSet
-	raw  string // the JWT, whose payload Value and Map decode; "" when all is given
-	once sync.Once
-	all  jwt.MapClaims
+	set    *claimSet
+	raw    string // the JWT, whose payload Value and Map decode; "" when all is given
+	once   sync.Once
+	packed bool // raw is the JWT packed (internal/tokenpack): its payload is JSON already
+	all    jwt.MapClaims
 }
 
 // claimSet is what a login keeps of a token's claims (see login_record.go).
 type claimSet struct {
 	jwt           bool // the token is a JWT; nothing else is set otherwise
+	emailVerified verified
 	subject       string
 	issuer        string
 	audience      string // a list record (internal/record), "" for none
@@ -45,7 +48,6 @@ type claimSet struct {
 	scopes        []string
 	name          string
 	email         string
-	emailVerified verified
 }
 
 // verified is the email_verified claim: absent, false or true.
@@ -210,7 +212,13 @@ func (c *Claims) EmailVerified() bool { return c.set.emailVerified == verifiedTr
 func (c *Claims) decoded() jwt.MapClaims {
 	c.once.Do(func() {
 		mc := jwt.MapClaims{}
-		if _, _, err := jwt.NewParser().ParseUnverified(c.raw, mc); err == nil {
+		if c.packed {
+			// As ParseUnverified decodes the payload of the same token.
+			payload, _ := tokenpack.Payload(c.raw)
+			if err := json.Unmarshal([]byte(payload), &mc); err == nil {
+				c.all = mc
+			}
+		} else if _, _, err := jwt.NewParser().ParseUnverified(c.raw, mc); err == nil {
 			c.all = mc
 		}
 	})
@@ -232,6 +240,13 @@ func (c *Claims) Map() map[string]any { return maps.Clone(c.decoded()) }
 // go-oidc's IDToken.Claims does: v is typically a pointer to the caller's
 // own struct with json tags.
 func (c *Claims) Decode(v any) error {
+	if c.packed {
+		payload, ok := tokenpack.Payload(c.raw)
+		if !ok {
+			return errors.New("sso: claims: not a JWT")
+		}
+		return json.Unmarshal([]byte(payload), v)
+	}
 	if c.raw == "" {
 		b, err := json.Marshal(c.all)
 		if err != nil {

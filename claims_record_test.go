@@ -2,6 +2,7 @@ package sso
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -35,6 +36,9 @@ func TestClaimsFromTheLoginRecord(t *testing.T) {
 			stored, old, err := parsed(l.record())
 			if err != nil || old {
 				t.Fatalf("parseLogin = %v, old %v", err, old)
+			}
+			if stored.idPacked == "" {
+				t.Fatal("the ID token is not packed in the record")
 			}
 			ctx := withLogin(context.Background(), stored)
 			for _, c := range []struct {
@@ -80,6 +84,20 @@ func TestClaimsFromTheLoginRecord(t *testing.T) {
 			}
 			if ac, _ := ClaimsFromContext(ctx); ac.Map()["roles"] == nil {
 				t.Error("Map lacks the roles claim")
+			}
+			// The ID token's Value and Map read the packed payload.
+			want, err := ParseClaims(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := idc.Map(); !reflect.DeepEqual(got, want.Map()) || got["sub"] != want.Subject() {
+				t.Errorf("ID token's Map = %v, want %v", got, want.Map())
+			}
+			if v, ok := idc.Value("email_verified"); ok != (tt.claims["email_verified"] != nil) || v != tt.claims["email_verified"] {
+				t.Errorf("ID token's Value(email_verified) = %v, %v; want %v", v, ok, tt.claims["email_verified"])
+			}
+			if raw, ok := IDTokenFromContext(ctx); !ok || raw != id {
+				t.Errorf("IDTokenFromContext = %q, %v; want the ID token %q", raw, ok, id)
 			}
 		})
 	}

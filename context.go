@@ -45,7 +45,8 @@ func withAuthLogin(ctx context.Context, a *Auth, l *login) context.Context {
 	c := &loginCtx{Context: ctx}
 	c.rl.l, c.rl.auth = *l, a
 	c.rl.access.set, c.rl.access.raw = &c.rl.l.access, l.AccessToken
-	c.rl.id.set, c.rl.id.raw = &c.rl.l.id, l.IDToken
+	c.rl.id.set = &c.rl.l.id
+	c.rl.id.raw, c.rl.id.packed = l.idTokenForClaims()
 	return c
 }
 
@@ -123,10 +124,11 @@ func IDClaimsFromContext(ctx context.Context) (*Claims, bool) {
 // put it into a page or a log.
 func IDTokenFromContext(ctx context.Context) (string, bool) {
 	rl, ok := fromContext(ctx)
-	if !ok || rl.l.IDToken == "" {
+	if !ok {
 		return "", false
 	}
-	return rl.l.IDToken, true
+	id := rl.l.idToken()
+	return id, id != ""
 }
 
 // ProviderFromContext returns the name of the provider the customer logged

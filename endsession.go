@@ -80,8 +80,8 @@ func (a *Auth) logoutAtProvider(w http.ResponseWriter, r *http.Request, l *login
 	// nothing past the state's lifetime (scs's clock, not Config.Now).
 	a.cfg.Sessions.SetDeadline(ctx, time.Now().Add(a.cfg.StateTTL))
 	q := u.Query()
-	if l.IDToken != "" {
-		q.Set("id_token_hint", l.IDToken)
+	if id := l.idToken(); id != "" {
+		q.Set("id_token_hint", id)
 	}
 	if end.ClientID != "" {
 		q.Set("client_id", end.ClientID)

@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/shopsso/sso/internal/record"
+	"github.com/shopsso/sso/internal/tokenpack"
 )
 
 // The login is kept in the session as one string, its record, which this
@@ -28,6 +30,18 @@ const (
 	// contiguous bytes, not every part of a 2 KB record: the tokens are
 	// substrings nobody reads on most requests.
 	loginV3 = 3
+	// loginV4: loginV3's fields in fewer bytes (see record). A set of
+	// flags comes first (loginBearer); the token type follows the provider
+	// only when it is not Bearer; expiry and obtained are whole seconds;
+	// the ID token's claims may take the access token's times
+	// (claimsAccessTimes); the refresh token and the ID token are packed
+	// (internal/tokenpack).
+	loginV4 = 4
+)
+
+// Flags that start a loginV4 record.
+const (
+	loginBearer = 1 << 0 // the token type is "Bearer": not written
 )
 
 // Flags that start a claim set in a record. Bits 3 and 4 hold the
@@ -38,23 +52,70 @@ const (
 	claimsAccessIssuer = 1 << 2 // the issuer is the access token's: not repeated
 	claimsVerifiedBit  = 3      // and 4
 	claimsAccessSub    = 1 << 5 // the subject is the access token's: not repeated (v3)
+	claimsAccessTimes  = 1 << 6 // exp and iat are the access token's: not repeated (v4)
 )
 
 // record encodes l as the value kept under loginKey.
+//
+// Expiry and Obtained are kept to the second, rounded down, which is on the
+// safe side. Expiry moves back by less than a second: the login ends, and
+// its refresh is due, that much sooner. Obtained serves only to size the
+// refresh margin, min(RefreshMargin, (Expiry − Obtained)/2) (see
+// needsRefresh), and to end a login that has no expiry (old records only)
+// MaxTokenLifetime after it. Rounding both down can shrink the margin by
+// at most half of what Expiry moved back, so a refresh is never due later
+// than with the exact times; a login without an expiry ends no later.
 func (l *login) record() string {
-	w := record.NewWriter(loginV3, 128+len(l.Provider)+len(l.AccessToken)+len(l.TokenType)+
-		len(l.RefreshToken)+len(l.IDToken)+2*scopesLen(l.Scopes)+claimsLen(&l.access)+claimsLen(&l.id))
+	refresh, id := l.packedRefreshToken(), l.packedIDToken()
+	w := record.NewWriter(loginV4, 64+len(l.Provider)+len(l.AccessToken)+len(l.TokenType)+
+		len(refresh)+len(id)+2*scopesLen(l.Scopes)+claimsLen(&l.access)+claimsLen(&l.id))
+	var flags uint64
+	if l.TokenType == "Bearer" {
+		flags |= loginBearer
+	}
+	w.Uint(flags)
 	w.String(l.Provider)
-	w.String(l.TokenType)
-	w.Time(l.Expiry)
-	w.Time(l.Obtained)
+	if flags&loginBearer == 0 {
+		w.String(l.TokenType)
+	}
+	w.Seconds(l.Expiry)
+	w.Seconds(l.Obtained)
 	w.Strings(l.Scopes)
 	writeClaims(&w, &l.access, l.Scopes, nil)
 	writeClaims(&w, &l.id, l.Scopes, &l.access)
 	w.String(l.AccessToken)
-	w.String(l.RefreshToken)
-	w.String(l.IDToken)
+	w.String(refresh)
+	w.String(id)
 	return w.Done()
+}
+
+// packedRefreshToken and packedIDToken return the tokens as a record
+// keeps them (see internal/tokenpack): packed when their text allows it
+// exactly, raw otherwise.
+func (l *login) packedRefreshToken() string { return packedToken(l.RefreshToken, l.refreshPacked) }
+func (l *login) packedIDToken() string      { return packedToken(l.IDToken, l.idPacked) }
+
+func packedToken(raw, packed string) string {
+	if packed != "" {
+		return packed // read packed from a record: written back as it was
+	}
+	return tokenpack.Pack(raw)
+}
+
+// setPackedTokens sets the tokens from their packed forms in a record: a
+// raw one as its text (a substring), another left packed for
+// refreshToken and idToken to unpack when asked.
+func (l *login) setPackedTokens(refresh, id string) {
+	if tokenpack.IsRaw(refresh) {
+		l.RefreshToken = tokenpack.Unpack(refresh)
+	} else {
+		l.refreshPacked = refresh
+	}
+	if tokenpack.IsRaw(id) {
+		l.IDToken = tokenpack.Unpack(id)
+	} else {
+		l.idPacked = id
+	}
 }
 
 func claimsLen(s *claimSet) int {
@@ -82,6 +143,10 @@ func writeClaims(w *record.Writer, s *claimSet, loginScopes []string, access *cl
 	if sameSubject {
 		flags |= claimsAccessSub
 	}
+	sameTimes := access != nil && access.jwt && s.expiry == access.expiry && s.issued == access.issued
+	if sameTimes {
+		flags |= claimsAccessTimes
+	}
 	w.Uint(flags)
 	if !sameSubject {
 		w.String(s.subject)
@@ -90,8 +155,10 @@ func writeClaims(w *record.Writer, s *claimSet, loginScopes []string, access *cl
 		w.String(s.issuer)
 	}
 	w.String(s.audience)
-	w.Time(fromUnixNano(s.expiry))
-	w.Time(fromUnixNano(s.issued))
+	if !sameTimes {
+		w.Time(fromUnixNano(s.expiry))
+		w.Time(fromUnixNano(s.issued))
+	}
 	if !sameScopes {
 		w.Strings(s.scopes)
 	}
@@ -118,8 +185,12 @@ func readClaims(r *record.Reader, loginScopes []string, access *claimSet) claimS
 		s.issuer = r.Text()
 	}
 	s.audience = r.Text()
-	s.expiry = unixNano(r.Time())
-	s.issued = unixNano(r.Time())
+	if flags&claimsAccessTimes != 0 && access != nil {
+		s.expiry, s.issued = access.expiry, access.issued
+	} else {
+		s.expiry = unixNano(r.Time())
+		s.issued = unixNano(r.Time())
+	}
 	if flags&claimsLoginScopes != 0 {
 		s.scopes = loginScopes
 	} else {
@@ -140,13 +211,35 @@ func scopesLen(ss []string) int {
 
 // parseLogin decodes a record written by [login.record], or by an earlier
 // version of it (old is then true, and the claims have been decoded from
-// the tokens). The login's strings are substrings of s. It is decoded into
-// *l (zeroed on error), not returned: a login is some 400 bytes, and every
+// the tokens). The login's strings are substrings of s; a packed refresh
+// or ID token stays packed until it is asked for. It is decoded into *l
+// (zeroed on error), not returned: a login is some 400 bytes, and every
 // copy on the request path adds to the stack a request's goroutine grows.
 func parseLogin(s string, l *login) (old bool, err error) {
 	*l = login{}
 	r, version := record.NewReader(s)
 	switch version {
+	case loginV4:
+		flags := r.Uint()
+		l.Provider = r.Text()
+		if flags&loginBearer != 0 {
+			l.TokenType = "Bearer"
+		} else {
+			l.TokenType = r.Text()
+		}
+		l.Expiry = r.Seconds()
+		l.Obtained = r.Seconds()
+		l.Scopes = r.Strings()
+		l.access = readClaims(&r, l.Scopes, nil)
+		l.id = readClaims(&r, l.Scopes, &l.access)
+		l.AccessToken = r.Text()
+		refresh, id := r.Text(), r.Text()
+		if err := cmp.Or(r.Done(), tokenpack.Check(refresh), tokenpack.Check(id)); err != nil {
+			*l = login{}
+			return false, fmt.Errorf("sso: login record: %w", err)
+		}
+		l.setPackedTokens(refresh, id)
+		return false, nil
 	case loginV3:
 		l.Provider = r.Text()
 		l.TokenType = r.Text()
@@ -162,7 +255,7 @@ func parseLogin(s string, l *login) (old bool, err error) {
 			*l = login{}
 			return false, fmt.Errorf("sso: login record: %w", err)
 		}
-		return false, nil
+		return true, nil // rewritten as loginV4
 	case loginV1, loginV2:
 	default:
 		return false, fmt.Errorf("sso: login record of unknown version %d", version)
@@ -188,7 +281,7 @@ func parseLogin(s string, l *login) (old bool, err error) {
 	if version == loginV1 {
 		l.decodeClaims()
 	}
-	return true, nil // rewritten as loginV3
+	return true, nil // rewritten as loginV4
 }
 
 // decodeClaims decodes the claims of l's tokens.

@@ -153,7 +153,7 @@ func (a *Auth) refreshDue(ctx context.Context, l *login, p Provider, now time.Ti
 	provider = l.Provider
 	valid := l.Expiry.After(now)
 	rf, ok := p.(Refresher)
-	if !ok || l.RefreshToken == "" {
+	if !ok || l.refreshToken() == "" {
 		if valid {
 			return provider, nil
 		}
@@ -233,7 +233,7 @@ func (a *Auth) join(sessionToken string, p Provider, rf Refresher, stale *login,
 	// A flight renews one token set: a request that read a newer set than
 	// a flight still running (started for an older one, which may answer
 	// with the set this request already has) starts its own.
-	key := sessionToken + "\x00" + stale.RefreshToken
+	key := sessionToken + "\x00" + stale.refreshToken()
 	a.flights.mu.Lock()
 	defer a.flights.mu.Unlock()
 	if f, ok := a.flights.running[key]; ok {
@@ -342,7 +342,7 @@ func (a *Auth) refresh(ctx context.Context, sessionToken string, p Provider, rf 
 	if err := a.checkRefreshedIDToken(ctx, p, &cur, &nl); err != nil {
 		return a.refuse(ctx, sessionToken, err)
 	}
-	return a.storeRefreshed(ctx, sessionToken, cur.RefreshToken, nl)
+	return a.storeRefreshed(ctx, sessionToken, cur.refreshToken(), nl)
 }
 
 // reread is step one: the session as it is in the store now. It ends the
@@ -388,7 +388,7 @@ var errSessionGone = errors.New("sso: session gone")
 // the set that replaced it, the refresh continues from that set — stored
 // at once (fresh) when it is not due — and never spends the dead token.
 func (a *Auth) reuseSuccessor(ctx context.Context, sessionToken string, cur login) (login, *result) {
-	next, ok := a.rotated.successor(cur.RefreshToken, a.cfg.Now())
+	next, ok := a.rotated.successor(cur.refreshToken(), a.cfg.Now())
 	if !ok {
 		return cur, nil
 	}
@@ -409,7 +409,7 @@ func (a *Auth) callProvider(ctx context.Context, sessionToken string, p Provider
 	case <-ctx.Done():
 		return login{}, &result{out: unavailable, err: fail(ErrProviderUnavailable, "refresh queue", ctx.Err())}
 	}
-	tok, err := rf.Refresh(ctx, cur.RefreshToken)
+	tok, err := rf.Refresh(ctx, cur.refreshToken())
 	<-a.slots
 	if err == nil {
 		nl, err := loginFromToken(p, tok, a.cfg.Now(), a.cfg.MaxTokenLifetime, &cur)
@@ -422,7 +422,7 @@ func (a *Auth) callProvider(ctx context.Context, sessionToken string, p Provider
 	if !errors.Is(cerr, ErrExchange) {
 		return login{}, &result{out: unavailable, err: cerr}
 	}
-	if _, now, res := a.load(ctx, sessionToken); res == nil && now.RefreshToken != cur.RefreshToken && !a.needsRefresh(&now, a.cfg.Now()) {
+	if _, now, res := a.load(ctx, sessionToken); res == nil && now.refreshToken() != cur.refreshToken() && !a.needsRefresh(&now, a.cfg.Now()) {
 		return login{}, freshResult(now)
 	}
 	return login{}, a.refuse(ctx, sessionToken, fail(ErrRefresh, safeCode(oauthErrorCode(cerr)), cerr))
@@ -445,10 +445,10 @@ func (a *Auth) refuse(ctx context.Context, sessionToken string, err error) *resu
 // subject as the ID token it replaces (OIDC Core §12.2).
 func (a *Auth) checkRefreshedIDToken(ctx context.Context, p Provider, prev, nl *login) error {
 	v, ok := p.(IDTokenVerifier)
-	if !ok || nl.IDToken == prev.IDToken {
+	if !ok || nl.idToken() == prev.idToken() {
 		return nil
 	}
-	c, err := v.VerifyIDToken(ctx, nl.IDToken, "")
+	c, err := v.VerifyIDToken(ctx, nl.idToken(), "")
 	if err != nil {
 		return fail(ErrRefresh, "ID token rejected", err)
 	}

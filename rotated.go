@@ -46,7 +46,7 @@ func (r *rotatedTokens) successor(used string, now time.Time) (login, bool) {
 			break
 		}
 		out, found = rot.next, true
-		used = rot.next.RefreshToken
+		used = rot.next.refreshToken()
 	}
 	return out, found
 }

@@ -115,10 +115,10 @@ func loginFromToken(p Provider, tok *oauth2.Token, now time.Time, maxLifetime ti
 	}
 	if prev != nil {
 		if l.RefreshToken == "" {
-			l.RefreshToken = prev.RefreshToken
+			l.RefreshToken = prev.refreshToken()
 		}
 		if l.IDToken == "" && verifies {
-			l.IDToken = prev.IDToken
+			l.IDToken = prev.idToken()
 			l.id = prev.id
 		}
 	}
