@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -270,7 +271,12 @@ func (g *storeGuard) find(ctx context.Context, token string) ([]byte, bool, erro
 	return r.b, r.ok, err
 }
 
+// commit stores b under token. The token scs passes is usually a piece of
+// the request's Cookie header, which a store that keeps it as a key (scs's
+// memory store does) would keep alive whole for the session's lifetime, a
+// few KB with a shop's other cookies; the store gets a copy of its own.
 func (g *storeGuard) commit(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	token = strings.Clone(token)
 	switch {
 	case g.ctxInner != nil:
 		return g.ctxInner.CommitCtx(ctx, token, b, expiry)
