@@ -151,7 +151,9 @@ type benchApp struct {
 	cookie *http.Cookie
 	bare   http.Handler // no session
 	scs    http.Handler // LoadAndSave → handler reading the login from the session
-	sso    http.Handler // LoadAndSave → Require → handler reading token and claims
+	sso    http.Handler // LoadAndSave → Require → handler
+	// handler reads the token and the claims' subject from the context.
+	handler http.Handler
 }
 
 // newBenchApp uses scs's default configuration (gob codec, memory store),
@@ -190,7 +192,7 @@ func newBenchApp(tb testing.TB, fx *benchFixture, codec scs.Codec) *benchApp {
 		benchSink += len(l.AccessToken) + len(l.Scopes)
 		_, _ = w.Write(benchBody)
 	}))
-	app.sso = sm.LoadAndSave(a.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	app.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := TokenFromContext(r.Context())
 		c, cok := ClaimsFromContext(r.Context())
 		if !ok || !cok || c.Subject() == "" {
@@ -199,7 +201,8 @@ func newBenchApp(tb testing.TB, fx *benchFixture, codec scs.Codec) *benchApp {
 		}
 		benchSink += len(tok.AccessToken) + len(tok.Scopes) + len(c.Subject())
 		_, _ = w.Write(benchBody)
-	})))
+	})
+	app.sso = sm.LoadAndSave(a.Require(app.handler))
 	return app
 }
 
@@ -623,6 +626,28 @@ func BenchmarkSCSNullCodec(b *testing.B) {
 	h := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		benchSink += len(sm.GetString(r.Context(), "v"))
 		_, _ = w.Write(benchBody)
+	}))
+	benchServe(b, h, app.cookie)
+}
+
+// BenchmarkSCSContextFastCodec is BenchmarkSCSBaselineFastCodec plus the
+// least a middleware that hands the login to handlers must add: the login
+// put into the request's context (one context value, one request copy)
+// and read back by the handler as BenchmarkRequireLoggedInFastCodec's
+// handler reads it — without Require's store guard, rewrite check, expiry
+// check or panic recovery. Beside BenchmarkSCSBaselineFastCodec it bounds
+// from below what Require can cost over scs alone.
+func BenchmarkSCSContextFastCodec(b *testing.B) {
+	app := newBenchApp(b, newBenchFixture(b), sessioncodec.Codec{})
+	plain := scs.New()
+	plain.Codec, plain.Store = app.sm.Codec, app.sm.Store.(*storeGuard).inner
+	h := plain.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var l login
+		if !loadLogin(r.Context(), plain, &l) {
+			http.Error(w, "no login in the session", http.StatusInternalServerError)
+			return
+		}
+		app.handler.ServeHTTP(w, r.WithContext(withAuthLogin(r.Context(), app.auth, &l)))
 	}))
 	benchServe(b, h, app.cookie)
 }
