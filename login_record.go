@@ -3,6 +3,7 @@ package sso
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -43,6 +44,10 @@ const (
 const (
 	loginBearer = 1 << 0 // the token type is "Bearer": not written
 )
+
+// errLoginVersion is returned (wrapped) by parseLogin for a record of a
+// version this build does not know: written by a newer release.
+var errLoginVersion = errors.New("sso: login record of unknown version")
 
 // Flags that start a claim set in a record. Bits 3 and 4 hold the
 // email_verified claim (a [verified]).
@@ -258,7 +263,7 @@ func parseLogin(s string, l *login) (old bool, err error) {
 		return true, nil // rewritten as loginV4
 	case loginV1, loginV2:
 	default:
-		return false, fmt.Errorf("sso: login record of unknown version %d", version)
+		return false, fmt.Errorf("%w %d", errLoginVersion, version)
 	}
 	*l = login{
 		Provider:     r.Text(),
@@ -327,6 +332,12 @@ func legacyLogin(v any, l *login) bool {
 // reports whether there is one. A login
 // stored in an older form is rewritten as a record; one that cannot be read
 // is removed.
+//
+// A record of a version this build does not know is left in the session:
+// during a rolling deploy a newer instance may have written it, and the
+// customer's next request may reach an instance that reads it. This
+// instance treats the request as logged out, and a new login here
+// replaces the record.
 func loadLogin(ctx context.Context, sm *scs.SessionManager, l *login) bool {
 	switch v := sm.Get(ctx, loginKey).(type) {
 	case nil:
@@ -335,7 +346,9 @@ func loadLogin(ctx context.Context, sm *scs.SessionManager, l *login) bool {
 	case string:
 		old, err := parseLogin(v, l)
 		if err != nil {
-			sm.Remove(ctx, loginKey)
+			if !errors.Is(err, errLoginVersion) {
+				sm.Remove(ctx, loginKey)
+			}
 			return false
 		}
 		if old {

@@ -454,3 +454,39 @@ func FuzzLoginRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestLoginRecordOfNewerVersionKept: a login record this build cannot read
+// because a newer release wrote it (a rolling deploy) is left in the
+// session — the request is treated as logged out — while a corrupt record
+// is removed.
+func TestLoginRecordOfNewerVersionKept(t *testing.T) {
+	t.Parallel()
+	good := (&login{Provider: "multicart", AccessToken: "a.b.c", TokenType: "Bearer"}).record()
+	tests := []struct {
+		name string
+		rec  string
+		kept bool
+	}{
+		{"newer version", "\x7f" + good[1:], true},
+		{"corrupt", good[:len(good)-2], false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sm := scs.New()
+			var after any
+			h := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				sm.Put(r.Context(), loginKey, tt.rec)
+				var l login
+				if loadLogin(r.Context(), sm, &l) {
+					t.Error("loadLogin read the record, want no login")
+				}
+				after = sm.Get(r.Context(), loginKey)
+			}))
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+			if kept := after == tt.rec; kept != tt.kept {
+				t.Errorf("record kept = %v, want %v", kept, tt.kept)
+			}
+		})
+	}
+}
