@@ -365,6 +365,18 @@ func loadLogin(ctx context.Context, sm *scs.SessionManager, l *login) bool {
 	}
 }
 
+// newerLogin reports whether the session of ctx holds a login record of a
+// version this build does not know, which loadLogin leaves in place.
+func newerLogin(ctx context.Context, sm *scs.SessionManager) bool {
+	s, ok := sm.Get(ctx, loginKey).(string)
+	if !ok {
+		return false
+	}
+	var l login
+	_, err := parseLogin(s, &l)
+	return errors.Is(err, errLoginVersion)
+}
+
 // storeLogin keeps l in the session of ctx.
 func storeLogin(ctx context.Context, sm *scs.SessionManager, l *login) {
 	sm.Put(ctx, loginKey, l.record())

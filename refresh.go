@@ -77,6 +77,7 @@ const (
 	gone                       // the session or its login is gone: logged out
 	refused                    // the provider refused: the customer logs in again
 	unavailable                // the provider, store or lock failed: try later
+	newer                      // the session holds a newer release's login record: left as it is
 )
 
 // result is a refresh's outcome, the token set when fresh, and the reason
@@ -189,6 +190,11 @@ func (a *Auth) refreshDue(ctx context.Context, l *login, p Provider, now time.Ti
 		// request's copy of the session, so that saving it cannot bring
 		// the login back under the old session ID.
 		_ = a.cfg.Sessions.Destroy(ctx)
+		return provider, ErrLoginRequired
+	case newer:
+		// An instance of a newer release rewrote the login meanwhile (a
+		// rolling deploy): logged out here, as a request that reads such
+		// a record is (see loadLogin), and the session is left alone.
 		return provider, ErrLoginRequired
 	case refused:
 		a.cfg.Sessions.Remove(ctx, loginKey)
@@ -362,6 +368,8 @@ func (a *Auth) reread(ctx context.Context, sessionToken string, stale login) (lo
 
 // load reads the session from the store, in a context of its own (see
 // [Auth.fly]). Its result is gone when the session or its login is gone,
+// newer when the login is a record of a newer release (which loadLogin
+// leaves in the session, and a refresh must not destroy or overwrite),
 // unavailable when the store fails.
 func (a *Auth) load(ctx context.Context, sessionToken string) (context.Context, login, *result) {
 	sctx, err := a.cfg.Sessions.Load(ctx, sessionToken)
@@ -373,6 +381,9 @@ func (a *Auth) load(ctx context.Context, sessionToken string) (context.Context, 
 	}
 	var l login
 	if !loadLogin(sctx, a.cfg.Sessions, &l) {
+		if newerLogin(sctx, a.cfg.Sessions) {
+			return nil, login{}, &result{out: newer}
+		}
 		return nil, login{}, &result{out: gone, err: errSessionGone}
 	}
 	return sctx, l, nil
@@ -429,13 +440,18 @@ func (a *Auth) callProvider(ctx context.Context, sessionToken string, p Provider
 }
 
 // refuse ends a refresh as refused: the login is removed from the stored
-// session, so no instance tries its refresh token again.
+// session, so no instance tries its refresh token again. A newer release's
+// login record found there instead is left alone (newer).
 func (a *Auth) refuse(ctx context.Context, sessionToken string, err error) *result {
-	if sctx, _, res := a.load(ctx, sessionToken); res == nil {
+	sctx, _, res := a.load(ctx, sessionToken)
+	switch {
+	case res == nil:
 		a.cfg.Sessions.Remove(sctx, loginKey)
 		if _, _, cerr := a.cfg.Sessions.Commit(sctx); cerr != nil {
 			a.logFailure(ctx, "", fail(ErrSession, "removing a refused login", cerr))
 		}
+	case res.out == newer:
+		return &result{out: newer, err: err}
 	}
 	return &result{out: refused, err: err}
 }

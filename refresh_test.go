@@ -427,3 +427,55 @@ func TestClientKeepsTokenOnItsOrigin(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.False(t, leaked.Load(), "the token reached another origin")
 }
+
+// TestNewerLoginRecordDuringRefresh: while a refresh is in flight, an
+// instance of a newer release (a rolling deploy) rewrites the session's
+// login as a record of a version this one does not know. The waiting
+// request is treated as logged out, as any request meeting such a record
+// is, but the session is not destroyed: the newer record stays for the
+// customer's next request, which may reach an instance that reads it.
+func TestNewerLoginRecordDuringRefresh(t *testing.T) {
+	h := newHarness(t)
+	c := h.login(multicart.Name)
+	id := sessionCookie(c, h.app.URL)
+	h.clock.Advance(61 * time.Minute)
+	h.stand.Inject(ssotest.Failure{Grant: ssotest.GrantRefreshToken, Delay: 500 * time.Millisecond})
+
+	done := make(chan int)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, h.app.URL+"/private", nil)
+		req.Header.Set("Accept", "application/json")
+		req.AddCookie(&http.Cookie{Name: "session", Value: id})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	require.Eventually(t, func() bool { return h.refreshCalls() == 1 }, 5*time.Second, 5*time.Millisecond)
+
+	// The newer instance's write: the same session, its login record of a
+	// version no release of this one knows.
+	b, found, err := h.sm.Store.Find(id)
+	require.NoError(t, err)
+	require.True(t, found)
+	deadline, values, err := h.sm.Codec.Decode(b)
+	require.NoError(t, err)
+	rec, ok := values["shopsso.login"].(string)
+	require.True(t, ok, "the login is kept as a record")
+	newer := "\x7f" + rec[1:]
+	values["shopsso.login"] = newer
+	b, err = h.sm.Codec.Encode(deadline, values)
+	require.NoError(t, err)
+	require.NoError(t, h.sm.Store.Commit(id, b, deadline))
+
+	assert.Equal(t, http.StatusUnauthorized, <-done, "the waiting request is logged out")
+	b, found, err = h.sm.Store.Find(id)
+	require.NoError(t, err)
+	require.True(t, found, "the session is not destroyed")
+	_, values, err = h.sm.Codec.Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, newer, values["shopsso.login"], "the newer release's record is left as it is")
+}
