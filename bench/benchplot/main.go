@@ -213,10 +213,7 @@ func figures(m metrics) []figure {
 		for _, n := range ns {
 			name := many + strconv.Itoa(n)
 			if v, ok := m.cost(name); ok {
-				label := fmt.Sprintf("%d sessions", n)
-				if n == 1 {
-					label = "1 session"
-				}
+				label := "Require: " + sessionCount(n)
 				sessions.rows = append(sessions.rows, row{label, v, fmt.Sprintf("%.2f×", v/one)})
 			}
 			if v, ok := m[name+" heap-B/session"]; ok && n > 1 {
@@ -230,7 +227,7 @@ func figures(m metrics) []figure {
 		if none, ok := m.cost(scsNone + strconv.Itoa(ns[0])); ok {
 			for _, n := range ns {
 				if v, ok := m.cost(scsNone + strconv.Itoa(n)); ok {
-					sessions.rows = append(sessions.rows, row{fmt.Sprintf("scs alone, no codec: %d", n), v, fmt.Sprintf("%.2f×", v/none)})
+					sessions.rows = append(sessions.rows, row{"scs alone, no codec: " + sessionCount(n), v, fmt.Sprintf("%.2f×", v/none)})
 				}
 			}
 		}
@@ -334,4 +331,12 @@ func maxf(a, b float64) float64 {
 		return a
 	}
 	return b
+}
+
+// sessionCount is "1 session" or "n sessions".
+func sessionCount(n int) string {
+	if n == 1 {
+		return "1 session"
+	}
+	return fmt.Sprintf("%d sessions", n)
 }
