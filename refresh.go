@@ -275,7 +275,9 @@ func (a *Auth) fly(f *flight, key, sessionToken string, p Provider, rf Refresher
 			a.flights.backoff = make(map[string]pause)
 		}
 		next := max(backoffMin, min(2*a.flights.backoff[sessionToken].next, backoffMax))
-		a.flights.backoff[sessionToken] = pause{until: a.cfg.Now().Add(next), next: next, err: res.err}
+		// A copy of the session ID: scs's is a piece of the request's
+		// Cookie header, which the map would otherwise keep whole.
+		a.flights.backoff[strings.Clone(sessionToken)] = pause{until: a.cfg.Now().Add(next), next: next, err: res.err}
 	} else {
 		delete(a.flights.backoff, sessionToken)
 	}
