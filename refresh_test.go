@@ -377,19 +377,7 @@ func TestLogoutDuringRefresh(t *testing.T) {
 	h.clock.Advance(61 * time.Minute)
 	h.stand.Inject(ssotest.Failure{Grant: ssotest.GrantRefreshToken, Delay: 500 * time.Millisecond})
 
-	done := make(chan int)
-	go func() {
-		req, _ := http.NewRequest(http.MethodGet, h.app.URL+"/private", nil)
-		req.Header.Set("Accept", "application/json")
-		req.AddCookie(&http.Cookie{Name: "session", Value: id})
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- 0
-			return
-		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
+	done := apiRequestInBackground(h, id)
 	require.Eventually(t, func() bool { return h.refreshCalls() == 1 }, 5*time.Second, 5*time.Millisecond)
 	req, _ := http.NewRequest(http.MethodPost, h.app.URL+"/logout", nil)
 	resp, err := c.Do(req)
@@ -441,19 +429,7 @@ func TestNewerLoginRecordDuringRefresh(t *testing.T) {
 	h.clock.Advance(61 * time.Minute)
 	h.stand.Inject(ssotest.Failure{Grant: ssotest.GrantRefreshToken, Delay: 500 * time.Millisecond})
 
-	done := make(chan int)
-	go func() {
-		req, _ := http.NewRequest(http.MethodGet, h.app.URL+"/private", nil)
-		req.Header.Set("Accept", "application/json")
-		req.AddCookie(&http.Cookie{Name: "session", Value: id})
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- 0
-			return
-		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
+	done := apiRequestInBackground(h, id)
 	require.Eventually(t, func() bool { return h.refreshCalls() == 1 }, 5*time.Second, 5*time.Millisecond)
 
 	// The newer instance's write: the same session, its login record of a
@@ -478,4 +454,24 @@ func TestNewerLoginRecordDuringRefresh(t *testing.T) {
 	_, values, err = h.sm.Codec.Decode(b)
 	require.NoError(t, err)
 	assert.Equal(t, newer, values["shopsso.login"], "the newer release's record is left as it is")
+}
+
+// apiRequestInBackground sends an API request for /private with the session
+// cookie id from a goroutine of its own and delivers its status (0 when it
+// got no answer).
+func apiRequestInBackground(h *harness, id string) <-chan int {
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, h.app.URL+"/private", nil)
+		req.Header.Set("Accept", "application/json")
+		req.AddCookie(&http.Cookie{Name: "session", Value: id})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	return done
 }
