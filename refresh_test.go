@@ -372,13 +372,7 @@ func TestStaleSessionWrittenBackAfterRefresh(t *testing.T) {
 // stays a logout; the refresh does not bring the session back.
 func TestLogoutDuringRefresh(t *testing.T) {
 	h := newHarness(t)
-	c := h.login(multicart.Name)
-	id := sessionCookie(c, h.app.URL)
-	h.clock.Advance(61 * time.Minute)
-	h.stand.Inject(ssotest.Failure{Grant: ssotest.GrantRefreshToken, Delay: 500 * time.Millisecond})
-
-	done := apiRequestInBackground(h, id)
-	require.Eventually(t, func() bool { return h.refreshCalls() == 1 }, 5*time.Second, 5*time.Millisecond)
+	c, id, done := refreshInFlight(t, h)
 	req, _ := http.NewRequest(http.MethodPost, h.app.URL+"/logout", nil)
 	resp, err := c.Do(req)
 	require.NoError(t, err)
@@ -424,13 +418,7 @@ func TestClientKeepsTokenOnItsOrigin(t *testing.T) {
 // customer's next request, which may reach an instance that reads it.
 func TestNewerLoginRecordDuringRefresh(t *testing.T) {
 	h := newHarness(t)
-	c := h.login(multicart.Name)
-	id := sessionCookie(c, h.app.URL)
-	h.clock.Advance(61 * time.Minute)
-	h.stand.Inject(ssotest.Failure{Grant: ssotest.GrantRefreshToken, Delay: 500 * time.Millisecond})
-
-	done := apiRequestInBackground(h, id)
-	require.Eventually(t, func() bool { return h.refreshCalls() == 1 }, 5*time.Second, 5*time.Millisecond)
+	_, id, done := refreshInFlight(t, h)
 
 	// The newer instance's write: the same session, its login record of a
 	// version no release of this one knows.
@@ -456,10 +444,17 @@ func TestNewerLoginRecordDuringRefresh(t *testing.T) {
 	assert.Equal(t, newer, values["shopsso.login"], "the newer release's record is left as it is")
 }
 
-// apiRequestInBackground sends an API request for /private with the session
-// cookie id from a goroutine of its own and delivers its status (0 when it
-// got no answer).
-func apiRequestInBackground(h *harness, id string) <-chan int {
+// refreshInFlight logs a customer in through Multicart, lets the token
+// expire, and sends an API request whose refresh the stand-in holds for
+// 500 ms; it returns once the refresh call has reached the stand-in, with
+// the customer's client, session ID and the request's status to come (0
+// when it got no answer).
+func refreshInFlight(t *testing.T, h *harness) (*http.Client, string, <-chan int) {
+	t.Helper()
+	c := h.login(multicart.Name)
+	id := sessionCookie(c, h.app.URL)
+	h.clock.Advance(61 * time.Minute)
+	h.stand.Inject(ssotest.Failure{Grant: ssotest.GrantRefreshToken, Delay: 500 * time.Millisecond})
 	done := make(chan int, 1)
 	go func() {
 		req, _ := http.NewRequest(http.MethodGet, h.app.URL+"/private", nil)
@@ -473,5 +468,6 @@ func apiRequestInBackground(h *harness, id string) <-chan int {
 		resp.Body.Close()
 		done <- resp.StatusCode
 	}()
-	return done
+	require.Eventually(t, func() bool { return h.refreshCalls() == 1 }, 5*time.Second, 5*time.Millisecond)
+	return c, id, done
 }
